@@ -1,0 +1,46 @@
+"""The exception tree of armswatch.
+
+    ArmswatchError
+    ├── ConfigError      a config file or data file is invalid (names file, line, key)
+    ├── FetchError       a feed could not be fetched (network, HTTP status, size, time)
+    │   └── FeedGone     the feed answered 410 Gone: stop polling it
+    ├── ParseError       fetched bytes are not a usable feed
+    ├── StoreError       the SQLite database cannot be opened or written
+    └── DeliveryError    Telegram refused an alert for good (bad request, chat not found)
+
+Stages wrap third-party exceptions in these with ``raise ... from``; the pipeline
+catches them per feed, logs them with the feed's name and goes on.
+"""
+
+
+class ArmswatchError(Exception):
+    """Base of every error armswatch raises on purpose."""
+
+
+class ConfigError(ArmswatchError):
+    """The configuration (or an entity data file) is invalid."""
+
+
+class FetchError(ArmswatchError):
+    """A feed could not be fetched."""
+
+    def __init__(self, message: str, kind: str = "network", retry_after: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+class FeedGone(FetchError):
+    """The feed answered 410 Gone."""
+
+
+class ParseError(ArmswatchError):
+    """Fetched bytes are not a usable feed."""
+
+
+class StoreError(ArmswatchError):
+    """The database cannot be opened or written."""
+
+
+class DeliveryError(ArmswatchError):
+    """Telegram refused an alert permanently."""

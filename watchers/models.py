@@ -1,0 +1,104 @@
+"""Plain frozen dataclasses passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A configured feed."""
+
+    name: str
+    url: str
+    interval: float  # seconds between polls
+
+
+@dataclass(frozen=True)
+class Item:
+    """One normalised feed entry."""
+
+    id: str
+    title: str
+    summary: str = ""
+    link: str = ""
+    published: datetime | None = None  # always UTC when set
+    source: str = ""  # feed name
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A canonical entity of the gazetteer: a country, armed group, company or weapon."""
+
+    name: str  # canonical English name: "Iran", "Hezbollah", "Su-35"
+    kind: str  # country | armed_group | company | organization | weapon
+    aliases: tuple[str, ...] = ()
+    country: str | None = None  # for armed groups, companies, people: the country they stand for
+    category: str | None = None  # for weapons: aircraft, missiles, air_defence, ...
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity alias found in a text; offsets index the original text."""
+
+    entity: str
+    kind: str
+    start: int
+    end: int
+    text: str  # the matched text as written
+
+
+@dataclass(frozen=True)
+class Weapon:
+    """A weapon named in a story, with its SIPRI-style category."""
+
+    name: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What the arms-transfer detector found in one item."""
+
+    score: float = 0.0  # 0..1; >= the rule's min_score counts as a transfer
+    supplier: tuple[str, ...] = ()
+    recipient: tuple[str, ...] = ()
+    weapons: tuple[Weapon, ...] = ()
+    status: str | None = None  # requested|negotiating|planned|approved|signed|delivered|blocked
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """One rule that fired on an item, with the reasons."""
+
+    rule: str
+    terms: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    priority: bool = False
+    chat_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of matching one item against all rules."""
+
+    item_id: str
+    matches: tuple[Match, ...] = ()
+    detection: Detection = field(default_factory=Detection)
+
+    @property
+    def alert(self) -> bool:
+        return bool(self.matches)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A queued message for one chat, as stored in the outbox."""
+
+    id: int
+    item_id: str
+    chat_id: str
+    text: str  # Telegram HTML, already escaped
+    attempts: int = 0

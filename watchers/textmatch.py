@@ -1,0 +1,122 @@
+"""One multi-pattern pass over a text: case-folded, whole-word phrase search.
+
+Aho-Corasick (pyahocorasick) finds every occurrence of every phrase in one scan of
+the folded text; a hit counts only when it stands as whole words. A phrase ending in
+``*`` is a stem: it matches any word that starts with it (``росі*`` finds Росія,
+Росії, Росією), which is how inflected Ukrainian and Russian forms are written. A
+phrase starting with ``=`` matches only with the exact case (``=US`` finds "US" but
+not the pronoun "us").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
+_QUOTES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A phrase found in a text; start/end index the original (unfolded) text."""
+
+    key: Hashable
+    phrase: str
+    start: int
+    end: int
+
+
+def fold_char(ch: str) -> str:
+    """Case-fold one character; dashes and white space become one space."""
+    if ch in _DASHES or ch.isspace():
+        return " "
+    ch = _QUOTES.get(ch, ch)
+    return unicodedata.normalize("NFKC", ch).casefold()
+
+
+def fold(text: str) -> tuple[str, list[int]]:
+    """Fold a text for matching; return it with a map from folded to original offsets."""
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        folded = fold_char(ch)
+        if folded == " " and out and out[-1] == " ":
+            continue  # runs of spaces and dashes fold to one space
+        for c in folded:
+            out.append(c)
+            origin.append(i)
+    origin.append(len(text))
+    return "".join(out), origin
+
+
+def fold_phrase(phrase: str) -> str:
+    """Fold a phrase the way texts are folded, trimmed."""
+    return fold(phrase.strip())[0].strip()
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _word_end(text: str, pos: int) -> int:
+    while pos < len(text) and _is_word_char(text[pos]):
+        pos += 1
+    return pos
+
+
+class PhraseMatcher:
+    """Find many phrases in a text at once, each tagged with a caller's key."""
+
+    def __init__(self, phrases: Iterable[tuple[str, Hashable]]):
+        self._automaton = ahocorasick.Automaton()
+        entries: dict[str, list[tuple[Hashable, bool, str | None]]] = {}
+        for phrase, key in phrases:
+            stem = phrase.endswith("*")
+            exact = phrase[1:].rstrip("*").strip() if phrase.startswith("=") else None
+            folded = fold_phrase(phrase.lstrip("=").rstrip("*"))
+            if folded:
+                entries.setdefault(folded, []).append((key, stem, exact))
+        for folded, keys in entries.items():
+            self._automaton.add_word(folded, (folded, tuple(keys)))
+        self._empty = not entries
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def find(self, text: str) -> list[Hit]:
+        """Every whole-word occurrence of every phrase, in text order (may overlap)."""
+        if self._empty or not text:
+            return []
+        folded, origin = fold(text)
+        hits: list[Hit] = []
+        for end, (phrase, keys) in self._automaton.iter(folded):
+            start = end - len(phrase) + 1
+            if start > 0 and _is_word_char(folded[start - 1]) and _is_word_char(phrase[0]):
+                continue
+            right_ok = end + 1 >= len(folded) or not _is_word_char(folded[end + 1])
+            right_ok = right_ok or not _is_word_char(phrase[-1])
+            for key, stem, exact in keys:
+                if not (stem or right_ok):
+                    continue
+                first, last = origin[start], origin[end + 1]
+                if exact is not None and text[first:last] != exact:
+                    continue
+                if stem:
+                    last = _word_end(text, last)
+                hits.append(Hit(key, phrase, first, last))
+        hits.sort(key=lambda h: (h.start, -h.end))
+        return hits
+
+
+def longest_first(hits: list[Hit]) -> list[Hit]:
+    """Drop hits covered by a longer hit (keep "Leopard 2" over "Leopard")."""
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
+        if kept and hit.start >= kept[-1].start and hit.end <= kept[-1].end:
+            if (hit.start, hit.end) != (kept[-1].start, kept[-1].end):
+                continue
+        kept.append(hit)
+    return kept
