@@ -102,3 +102,23 @@ class Alert:
     chat_id: str
     text: str  # Telegram HTML, already escaped
     attempts: int = 0
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A watch rule as written in config.toml, validated but not yet compiled."""
+
+    name: str
+    where: str  # "config.toml line 57": for error messages
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()  # entity names, kinds or weapon categories; all must appear
+    supplier: tuple[str, ...] = ()  # any of these as the detector's supplier
+    recipient: tuple[str, ...] = ()
+    within: int | None = None  # words; None = anywhere in the item
+    within_sentence: bool = False
+    detector: str | None = None  # "arms_transfer"
+    min_score: float = 0.5
+    priority: bool = False
+    chat_id: str | None = None

@@ -1,0 +1,85 @@
+"""Feed bytes -> Items, on the real saved feeds and on made-up edge cases."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from watchers.errors import ParseError
+from watchers.parse import canonical_link, html_to_text, parse_feed
+
+FEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds"
+
+
+@pytest.mark.parametrize(
+    "name,count",
+    [
+        ("newstgbot_bbc-world.xml", 27),
+        ("newstgbot_guardian-world.xml", 45),
+        ("rssparser_bbc.xml", 31),
+        ("greatfire_dw.xml", 85),
+        ("tecnologianova_afmil_RSSdb8e.ashx", 20),
+    ],
+)
+def test_real_feeds_parse(name, count):
+    items = parse_feed((FEEDS / name).read_bytes(), "src")
+    assert len(items) == count
+    assert len({i.id for i in items}) == count
+    assert all(i.title and i.published and i.published.tzinfo == UTC for i in items)
+    assert all("<" not in i.summary for i in items)
+
+
+def rss(items: str) -> bytes:
+    head = '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    return f"{head}{items}</channel></rss>".encode()
+
+
+def test_id_falls_back_to_canonical_link_then_hash():
+    body = rss(
+        "<item><guid>g-1</guid><title>A</title><link>https://x.org/a</link></item>"
+        "<item><title>B</title><link>https://X.org/b?utm_source=rss&amp;id=7#top</link></item>"
+        "<item><title>C</title></item>"
+    )
+    ids = [i.id for i in parse_feed(body, "s")]
+    assert ids[0] == "g-1"
+    assert ids[1] == "https://x.org/b?id=7"
+    assert ids[2].startswith("sha1:")
+
+
+def test_duplicate_guids_in_one_feed_are_one_item():
+    body = rss("<item><guid>same</guid><title>A</title></item>" * 3)
+    assert len(parse_feed(body, "s")) == 1
+
+
+def test_html_summary_becomes_plain_text():
+    body = rss(
+        "<item><title>Tom &amp; Jerry &lt;b&gt;</title>"
+        "<description>&lt;p&gt;Hello &lt;b&gt;world&lt;/b&gt;&lt;script&gt;x()&lt;/script&gt;"
+        "&lt;/p&gt;</description><pubDate>Thu, 04 Jan 2024 14:47:00 +0200</pubDate></item>"
+    )
+    (item,) = parse_feed(body, "s")
+    assert item.summary == "Hello world"
+    assert item.published == datetime(2024, 1, 4, 12, 47, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body>Not a feed</body></html>", b"\x00\x01"])
+def test_not_a_feed_is_a_parse_error(body):
+    with pytest.raises(ParseError):
+        parse_feed(body, "s")
+
+
+@pytest.mark.parametrize(
+    "link,expected",
+    [
+        ("https://a.org/x?utm_medium=rss&fbclid=1", "https://a.org/x"),
+        ("javascript:alert(1)", ""),
+        ("HTTP://A.ORG", "http://a.org/"),
+        ("ftp://a.org/f", ""),
+    ],
+)
+def test_canonical_link(link, expected):
+    assert canonical_link(link) == expected
+
+
+def test_control_and_bidi_characters_are_dropped():
+    assert html_to_text("a\u202eb\x07c\u200fd") == "abcd"

@@ -1,0 +1,102 @@
+"""Wiring shared by `run` and `once`: store, rules, HTTP client, pipeline and delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+from watchers.config import Config
+from watchers.deliver import ConsoleSender, Deliverer, DeliveryReport, TelegramSender
+from watchers.entities import Gazetteer
+from watchers.errors import ConfigError
+from watchers.fetch import make_client
+from watchers.models import Feed
+from watchers.pipeline import Pipeline, PollResult
+from watchers.rules import RuleSet
+from watchers.store import open_store
+
+log = logging.getLogger("armswatch")
+
+
+def compile_rules(config: Config) -> RuleSet:
+    """The config's rules compiled against the gazetteer (with the config's own entities)."""
+    return RuleSet(config.rules, Gazetteer.load(config.entities))
+
+
+def read_token(config: Config) -> str:
+    """The bot token from the environment; '' means print alerts to the terminal."""
+    token = os.environ.get(config.telegram.token_env, "").strip()
+    if token and not config.telegram.chat_id:
+        raise ConfigError(
+            f"{config.path.name}: [telegram] chat_id is not set, but "
+            f"{config.telegram.token_env} is: set the channel to post to"
+        )
+    return token
+
+
+@dataclass
+class App:
+    """The wired daemon parts; use `open_app`."""
+
+    config: Config
+    pipeline: Pipeline
+    deliverer: Deliverer
+    console: bool
+
+    async def poll_all(self, feeds: tuple[Feed, ...] | None = None) -> list[PollResult]:
+        """Poll feeds concurrently (bounded), each behind its own error boundary."""
+        limit = asyncio.Semaphore(self.config.fetch.concurrency)
+        now = time.time()
+
+        async def poll(feed: Feed) -> PollResult:
+            async with limit:
+                return await self.pipeline.poll(feed, now, force=True)
+
+        return await asyncio.gather(*(poll(f) for f in feeds or self.config.feeds))
+
+    async def deliver_until(self, deadline: float) -> DeliveryReport:
+        """Deliver the outbox until it is empty or the deadline passes."""
+        total = DeliveryReport()
+        while True:
+            report = await self.deliverer.deliver_due(until=deadline)
+            total.sent += report.sent
+            total.failed += report.failed
+            total.waiting = report.waiting
+            if not report.waiting or time.time() >= deadline:
+                return total
+            await asyncio.sleep(min(1.0, max(0.0, deadline - time.time())))
+
+
+@asynccontextmanager
+async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | None = None):
+    """Open the store, client and sender; close them all on exit."""
+    token = read_token(config)
+    rules = rules or compile_rules(config)
+    store = open_store(config.storage_path)
+    client = make_client(config.fetch)
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
+    if token:
+        sender = TelegramSender(token, config.telegram)
+        await sender.start()
+    else:
+        sender = ConsoleSender(out)
+    per_minute = None if not token else config.telegram.per_minute
+    try:
+        yield App(
+            config,
+            Pipeline(config, store, rules, client, executor),
+            Deliverer(store, sender, per_minute),
+            console=not token,
+        )
+    finally:
+        if isinstance(sender, TelegramSender):
+            await sender.close()
+        await client.aclose()
+        executor.shutdown(wait=True, cancel_futures=True)
+        store.close()

@@ -1,0 +1,132 @@
+"""One feed over HTTP: a deadline for the whole request, a size cap, conditional GET.
+
+httpx fetches (one shared AsyncClient, connection reuse, gzip, redirects); feedparser
+never touches the network, since its own fetching has no timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from watchers.config import FetchConfig
+from watchers.errors import FeedGone, FetchError
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A feed's answer: 200 with a body, or 304 Not Modified with none."""
+
+    status: int
+    body: bytes = b""
+    etag: str = ""
+    last_modified: str = ""
+    content_type: str = ""
+    moved_to: str | None = None  # the new URL after a permanent redirect
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def make_client(config: FetchConfig) -> httpx.AsyncClient:
+    """The one HTTP client of the daemon."""
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        max_redirects=5,
+        timeout=httpx.Timeout(config.timeout, connect=min(10.0, config.timeout)),
+        limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=20),
+        headers={
+            "User-Agent": config.user_agent,
+            "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+            "text/xml;q=0.9, */*;q=0.5",
+        },
+    )
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient, url: str, config: FetchConfig, etag: str = "", modified: str = ""
+) -> FetchResult:
+    """GET a feed within the deadline and size cap; FetchError says why it failed."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if modified:
+        headers["If-Modified-Since"] = modified
+    try:
+        async with asyncio.timeout(config.timeout):
+            return await _get(client, url, headers, config.max_bytes)
+    except TimeoutError as exc:
+        raise FetchError(f"no complete answer within {config.timeout:g}s", "timeout") from exc
+    except httpx.TooManyRedirects as exc:
+        raise FetchError("too many redirects", "redirect") from exc
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"timed out ({type(exc).__name__})", "timeout") from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(f"{type(exc).__name__}: {exc}", "network") from exc
+
+
+async def _get(client: httpx.AsyncClient, url: str, headers: dict, max_bytes: int) -> FetchResult:
+    async with client.stream("GET", url, headers=headers) as response:
+        moved = _permanent_redirect(response)
+        if response.status_code == 304:
+            return FetchResult(304, etag=headers.get("If-None-Match", ""), moved_to=moved)
+        _raise_for_status(response)
+        body = await _read_capped(response, max_bytes)
+        return FetchResult(
+            status=response.status_code,
+            body=body,
+            etag=response.headers.get("ETag", ""),
+            last_modified=response.headers.get("Last-Modified", ""),
+            content_type=response.headers.get("Content-Type", ""),
+            moved_to=moved,
+        )
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"body of {declared} bytes is over the {max_bytes} byte cap", "too_big")
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():  # decompressed, so a gzip bomb hits the cap
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"body is over the {max_bytes} byte cap", "too_big")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    code = response.status_code
+    if code == 410:
+        raise FeedGone("410 Gone: the feed was removed", "gone")
+    if code >= 400:
+        retry_after = parse_retry_after(response.headers.get("Retry-After", ""))
+        raise FetchError(f"HTTP {code} {response.reason_phrase}", f"http_{code}", retry_after)
+    if code != 200:
+        raise FetchError(f"unexpected HTTP {code}", f"http_{code}")
+
+
+def _permanent_redirect(response: httpx.Response) -> str | None:
+    for step in response.history:
+        if step.status_code in (301, 308):
+            return str(response.url)
+    return None
+
+
+def parse_retry_after(value: str, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))

@@ -1,0 +1,89 @@
+"""An item and its verdict -> the alert's Telegram HTML, every interpolated string escaped."""
+
+from __future__ import annotations
+
+import re
+from html import escape, unescape
+from urllib.parse import urlsplit
+
+from watchers.models import Detection, Item, Match
+
+TELEGRAM_LIMIT = 4096
+MAX_TITLE = 400
+MAX_SUMMARY = 600
+_TAG = re.compile(r"<[^>]+>")
+
+
+def safe_href(link: str) -> str | None:
+    """The link if it is an http(s) URL, else None (a javascript: link is dropped)."""
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    return link if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def clip(text: str, limit: int) -> str:
+    """Text cut at a word boundary to at most limit characters, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
+def event_line(detection: Detection) -> str | None:
+    """ "Iran → Russia · ballistic missiles · planned", or None when the detector found no roles."""
+    if not (detection.supplier or detection.recipient or detection.weapons):
+        return None
+    supplier = ", ".join(detection.supplier) or "?"
+    recipient = ", ".join(detection.recipient) or "?"
+    parts = [f"{supplier} → {recipient}"]
+    if detection.weapons:
+        parts.append(", ".join(dict.fromkeys(w.name for w in detection.weapons[:4])))
+    if detection.status:
+        parts.append(detection.status)
+    return " · ".join(parts)
+
+
+def format_alert(item: Item, matches: tuple[Match, ...], detection: Detection) -> str:
+    """The alert's HTML: event, linked title, summary, source and time, matched rules."""
+    lines = []
+    event = event_line(detection)
+    priority = any(m.priority for m in matches)
+    mark = "‼️ " if priority else "🚨 "
+    if event:
+        lines.append(f"{mark}<b>{escape(event)}</b>")
+    title = escape(clip(item.title, MAX_TITLE))
+    href = safe_href(item.link)
+    title_html = f'<a href="{escape(href)}">{title}</a>' if href else title
+    lines.append(title_html if event else f"{mark}<b>{title_html}</b>")
+    if item.summary:
+        lines.append(escape(clip(item.summary, MAX_SUMMARY)))
+    lines.append(f"<i>{escape(_source_line(item))}</i>")
+    lines.append(escape(_rules_line(matches)))
+    return "\n".join(lines)
+
+
+def _source_line(item: Item) -> str:
+    when = item.published.strftime("%Y-%m-%d %H:%M UTC") if item.published else ""
+    return " · ".join(p for p in (item.source, when) if p)
+
+
+def _rules_line(matches: tuple[Match, ...]) -> str:
+    parts = []
+    for match in matches:
+        reasons = ", ".join(dict.fromkeys((*match.entities, *match.terms)))
+        parts.append(f"{match.rule} ({clip(reasons, 120)})" if reasons else match.rule)
+    return "Rule: " + "; ".join(parts)
+
+
+def plain_text(html: str) -> str:
+    """What Telegram shows for an HTML message: tags dropped, entities decoded."""
+    return unescape(_TAG.sub("", html))
+
+
+def console_text(html: str, chat_id: str) -> str:
+    """An alert as printed to the terminal when no token is set."""
+    return f"--- alert for {chat_id} ---\n{plain_text(html)}\n"

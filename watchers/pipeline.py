@@ -1,0 +1,182 @@
+"""Poll one feed end to end: fetch -> parse -> store (new only) -> match -> outbox.
+
+This is the per-feed error boundary: whatever goes wrong with one feed is recorded in
+its state (and logged once per change of state), and never reaches the other feeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+
+import httpx
+
+from watchers.config import Config
+from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
+from watchers.fetch import fetch_feed
+from watchers.message import format_alert
+from watchers.models import Feed, Item, Match, Verdict
+from watchers.parse import parse_feed
+from watchers.rules import RuleSet
+from watchers.store import FeedState, QueuedAlert, Store
+
+log = logging.getLogger("armswatch.pipeline")
+
+CONSOLE_CHAT = "console"
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll of one feed did."""
+
+    feed: str
+    status: str  # ok | not_modified | unchanged | error | gone | backoff
+    items: int = 0
+    new: int = 0
+    alerts: int = 0
+    error: str = ""
+
+
+class Pipeline:
+    """Everything one poll needs, wired once: config, store, rules, HTTP client, parser pool."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        rules: RuleSet,
+        client: httpx.AsyncClient,
+        executor: Executor | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.rules = rules
+        self.client = client
+        self.executor = executor
+
+    async def poll(self, feed: Feed, now: float, force: bool = False) -> PollResult:
+        """Poll a feed unless it is backing off; never raises for the feed's own faults."""
+        state = self.store.feed_state(feed.url)
+        if not force and state.status == "gone":
+            return PollResult(feed.name, "gone", error=state.error)
+        if not force and state.next_poll > now:
+            return PollResult(feed.name, "backoff", error=state.error)
+        try:
+            result, state = await self._poll(feed, state, now)
+        except StoreError:
+            raise  # the database is everyone's problem, not this feed's
+        except ArmswatchError as exc:
+            result, state = self._failed(feed, state, exc, now)
+        except Exception as exc:  # a bug must not stop the other feeds either
+            log.exception("event=poll_crashed feed=%s", feed.name)
+            result, state = self._failed(feed, state, exc, now)
+        self.store.save_feed_state(state)
+        return result
+
+    async def _poll(self, feed: Feed, state: FeedState, now: float):
+        fetched = await fetch_feed(
+            self.client, feed.url, self.config.fetch, state.etag, state.last_modified
+        )
+        ok = replace(
+            state, name=feed.name, failures=0, error="", last_poll=now, last_ok=now, next_poll=0.0
+        )
+        if fetched.not_modified:
+            return self._quiet(feed, state, ok, "not_modified")
+        digest = hashlib.sha256(fetched.body).hexdigest()
+        ok = replace(ok, etag=fetched.etag, last_modified=fetched.last_modified)
+        if digest == state.body_hash:
+            return self._quiet(feed, state, ok, "unchanged")
+        headers = {"content-type": fetched.content_type} if fetched.content_type else {}
+        items = await asyncio.get_running_loop().run_in_executor(
+            self.executor, parse_feed, fetched.body, feed.name, headers
+        )
+        new = self.store.unseen(items)
+        alerts = self.alerts_for(self._alertable(new, state, now))
+        queued = self.store.record_items(feed.name, new, alerts, now)
+        if state.status not in ("ok", "new", "not_modified", "unchanged"):
+            log.info("event=feed_recovered feed=%s", feed.name)
+        if new:
+            log.info(
+                "event=poll feed=%s items=%d new=%d alerts=%d",
+                feed.name,
+                len(items),
+                len(new),
+                queued,
+            )
+        ok = replace(
+            ok,
+            status="ok",
+            body_hash=digest,
+            polled_once=True,
+            items_total=state.items_total + len(new),
+        )
+        return PollResult(feed.name, "ok", len(items), len(new), queued), ok
+
+    def _quiet(self, feed: Feed, old: FeedState, ok: FeedState, status: str):
+        if old.status in ("error", "gone"):
+            log.info("event=feed_recovered feed=%s", feed.name)
+        log.debug("event=poll feed=%s status=%s", feed.name, status)
+        return PollResult(feed.name, status), replace(ok, status=status)
+
+    def _alertable(self, new: Sequence[Item], state: FeedState, now: float) -> list[Item]:
+        """All new items, except on a feed's first poll: only those inside the backfill."""
+        if state.polled_once:
+            return list(new)
+        cutoff = now - self.config.backfill
+        return [i for i in new if i.published and i.published.timestamp() >= cutoff]
+
+    def alerts_for(self, items: Sequence[Item]) -> list[QueuedAlert]:
+        """Match items against the rules; one alert per item and chat."""
+        alerts = []
+        for item in items:
+            verdict = self.rules.match(item)
+            for chat, matches in self._by_chat(verdict).items():
+                text = format_alert(item, matches, verdict.detection)
+                alerts.append(QueuedAlert(item.id, chat, text))
+        return alerts
+
+    def _by_chat(self, verdict: Verdict) -> dict[str, tuple[Match, ...]]:
+        default = self.config.telegram.chat_id or CONSOLE_CHAT
+        chats: dict[str, tuple[Match, ...]] = {}
+        for match in verdict.matches:
+            chat = match.chat_id or default
+            chats[chat] = (*chats.get(chat, ()), match)
+        return chats
+
+    def _failed(self, feed: Feed, state: FeedState, exc: Exception, now: float):
+        kind = exc.kind if isinstance(exc, FetchError) else type(exc).__name__
+        message = str(exc) or type(exc).__name__
+        failures = state.failures + 1
+        status = "gone" if isinstance(exc, FeedGone) else "error"
+        delay = self._backoff(feed, failures, getattr(exc, "retry_after", None))
+        if status != state.status or message != state.error:
+            log.warning(
+                "event=feed_failed feed=%s kind=%s failures=%d retry_in=%.0fs error=%r",
+                feed.name,
+                kind,
+                failures,
+                delay,
+                message,
+            )
+        new_state = replace(
+            state,
+            name=feed.name,
+            status=status,
+            error=message,
+            failures=failures,
+            last_poll=now,
+            next_poll=now + delay,
+        )
+        return PollResult(feed.name, status, error=message), new_state
+
+    def _backoff(self, feed: Feed, failures: int, retry_after: float | None) -> float:
+        """Exponential back-off from the feed's interval, capped; Retry-After wins if longer."""
+        if failures <= 1:
+            delay = 0.0  # one failure: just the next regular poll
+        else:
+            delay = min(self.config.fetch.max_backoff, feed.interval * 2 ** (failures - 2))
+        return max(delay, retry_after or 0.0)

@@ -1,0 +1,231 @@
+"""Compiled watch rules: one multi-pattern pass per item, then each rule's conditions.
+
+A rule fires when all of its conditions hold:
+  any        at least one of these words or phrases
+  all        every one of these words or phrases
+  none       none of these words or phrases
+  entities   every listed entity, entity kind or weapon category is mentioned
+  supplier   the detector names one of these as supplier (names or kinds)
+  recipient  the detector names one of these as recipient
+  detector   the arms-transfer detector scores at least min_score
+  within     the word and entity conditions hold inside one sentence or N words
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+from watchers.detect import Detector
+from watchers.entities import WEAPON_CATEGORIES, Gazetteer
+from watchers.errors import ConfigError
+from watchers.models import Detection, Item, Match, Mention, RuleSpec, Verdict
+from watchers.textmatch import Hit, PhraseMatcher, fold_phrase
+
+Span = tuple[int, int]
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """The text of one item as the rules see it, with all phrase hits and mentions."""
+
+    text: str
+    hits: tuple[Hit, ...]
+    mentions: tuple[Mention, ...]
+    detection: Detection
+
+
+def item_text(item: Item) -> str:
+    """Title and summary as one text, the way rules and the detector read it."""
+    return f"{item.title}\n{item.summary}".strip()
+
+
+class RuleSet:
+    """All rules of a config, compiled once, with the gazetteer and the detector."""
+
+    def __init__(self, specs: Sequence[RuleSpec], gazetteer: Gazetteer):
+        self.specs = tuple(specs)
+        self.gazetteer = gazetteer
+        self.detector = Detector(gazetteer)
+        self._aliases = _alias_index(gazetteer)
+        self._resolved = {
+            name: self._resolve(name)
+            for spec in self.specs
+            for name in (*spec.entities, *spec.supplier, *spec.recipient)
+        }
+        for spec in self.specs:
+            self._check_names(spec)
+        phrases: list[tuple[str, Hashable]] = list(gazetteer.phrases())
+        phrases += self.detector.phrases()
+        phrases += [(term, ("term", fold_phrase(term))) for term in self._terms()]
+        self.matcher = PhraseMatcher(phrases)
+
+    def _terms(self) -> set[str]:
+        return {t for spec in self.specs for t in (*spec.any, *spec.all, *spec.none)}
+
+    def _check_names(self, spec: RuleSpec) -> None:
+        for key in ("entities", "supplier", "recipient"):
+            for name in getattr(spec, key):
+                if self._resolved[name] is None:
+                    raise ConfigError(
+                        f"{spec.where}: rule {spec.name!r} key {key!r}: unknown entity {name!r} "
+                        "(not an entity name, alias, kind or weapon category)"
+                    )
+
+    def _resolve(self, name: str) -> tuple[str, str] | None:
+        """("entity", canonical) / ("kind", kind) / ("category", category), or None."""
+        if name in WEAPON_CATEGORIES:
+            return ("category", name)
+        kinds = {e.kind for e in self.gazetteer.entities.values()}
+        if name in kinds:
+            return ("kind", name)
+        entity = self.gazetteer.get(name)
+        if entity is not None:
+            return ("entity", entity.name)
+        canonical = self._aliases.get(fold_phrase(name))
+        return ("entity", canonical) if canonical else None
+
+    def read(self, item: Item) -> ItemText:
+        """One pass over the item: hits, mentions and the detector's reading."""
+        text = item_text(item)
+        hits = tuple(self.matcher.find(text))
+        mentions = tuple(self.gazetteer.mentions(hits))
+        return ItemText(text, hits, mentions, self.detector.detect(text, hits))
+
+    def match(self, item: Item) -> Verdict:
+        """Every rule that fires on the item, with the reasons."""
+        seen = self.read(item)
+        matches = tuple(m for spec in self.specs if (m := self._match_rule(spec, seen)))
+        return Verdict(item.id, matches, seen.detection)
+
+    def _match_rule(self, spec: RuleSpec, seen: ItemText) -> Match | None:
+        spans_by_term: dict[str, list[Span]] = {}
+        for hit in seen.hits:
+            if _is_term(hit):
+                spans_by_term.setdefault(hit.key[1], []).append((hit.start, hit.end))
+        if any(fold_phrase(t) in spans_by_term for t in spec.none):
+            return None
+        required: list[list[Span]] = []
+        for term in spec.all:
+            spans = spans_by_term.get(fold_phrase(term))
+            if not spans:
+                return None
+            required.append(spans)
+        if spec.any:
+            spans = [s for t in spec.any for s in spans_by_term.get(fold_phrase(t), [])]
+            if not spans:
+                return None
+            required.append(spans)
+        matched_entities: list[str] = []
+        for name in spec.entities:
+            mentions = self._mentions_of(name, seen.mentions)
+            if not mentions:
+                return None
+            required.append([(m.start, m.end) for m in mentions])
+            matched_entities.append(mentions[0].entity)
+        if not self._roles_hold(spec, seen.detection):
+            return None
+        if spec.detector and seen.detection.score < spec.min_score:
+            return None
+        if not _near_enough(spec, seen.text, required):
+            return None
+        found = sorted({seen.text[s:e] for spans in required for s, e in spans[:1]})
+        return Match(
+            spec.name,
+            tuple(t for t in found if t not in matched_entities),
+            tuple(dict.fromkeys(matched_entities)),
+            spec.priority,
+            spec.chat_id,
+        )
+
+    def _mentions_of(self, name: str, mentions: Sequence[Mention]) -> list[Mention]:
+        resolved = self._resolved.get(name)
+        if resolved is None:
+            return []
+        what, value = resolved
+        if what == "entity":
+            return [m for m in mentions if m.entity == value]
+        if what == "kind":
+            return [m for m in mentions if m.kind == value]
+        return [m for m in mentions if self._category(m) == value]
+
+    def _category(self, mention: Mention) -> str | None:
+        entity = self.gazetteer.get(mention.entity)
+        return entity.category if entity else None
+
+    def _roles_hold(self, spec: RuleSpec, detection: Detection) -> bool:
+        for wanted, found in (
+            (spec.supplier, detection.supplier),
+            (spec.recipient, detection.recipient),
+        ):
+            if wanted and not any(self._role_matches(w, found) for w in wanted):
+                return False
+        return True
+
+    def _role_matches(self, wanted: str, found: Sequence[str]) -> bool:
+        resolved = self._resolved.get(wanted)
+        if resolved is None:
+            return False
+        what, value = resolved
+        if what == "entity":
+            return value in found
+        kinds = {self.gazetteer.get(f).kind for f in found if self.gazetteer.get(f)}
+        return value in kinds
+
+
+def _alias_index(gazetteer: Gazetteer) -> dict[str, str]:
+    """Folded alias -> canonical entity name, to accept aliases in rules."""
+    index = {}
+    for entity in gazetteer.entities.values():
+        for alias in (entity.name, *entity.aliases):
+            index.setdefault(fold_phrase(alias.lstrip("=").rstrip("*")), entity.name)
+    return index
+
+
+def _is_term(hit: Hit) -> bool:
+    return isinstance(hit.key, tuple) and hit.key[0] == "term"
+
+
+def _near_enough(spec: RuleSpec, text: str, required: list[list[Span]]) -> bool:
+    if len(required) < 2 or not (spec.within or spec.within_sentence):
+        return True
+    if spec.within_sentence:
+        return any(
+            all(any(a <= s and e <= b for s, e in spans) for spans in required)
+            for a, b in sentence_spans(text)
+        )
+    starts = [m.start() for m in _WORD.finditer(text)]
+    events = sorted(
+        (bisect.bisect_right(starts, s) - 1, group)
+        for group, spans in enumerate(required)
+        for s, _ in spans
+    )
+    return _smallest_cover(events, len(required)) <= spec.within
+
+
+def _smallest_cover(events: list[tuple[int, int]], groups: int) -> int:
+    """Fewest words spanning one event of every group (sliding window)."""
+    best, counts, covered, left = 10**9, [0] * groups, 0, 0
+    for word, group in events:
+        counts[group] += 1
+        covered += counts[group] == 1
+        while covered == groups:
+            best = min(best, word - events[left][0])
+            counts[events[left][1]] -= 1
+            covered -= counts[events[left][1]] == 0
+            left += 1
+    return best
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Character spans of the sentences of a text."""
+    spans, start = [], 0
+    for end_match in _SENTENCE_END.finditer(text):
+        spans.append((start, end_match.start()))
+        start = end_match.end()
+    spans.append((start, len(text)))
+    return spans

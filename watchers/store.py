@@ -1,0 +1,232 @@
+"""The only module with SQL: seen items, feed state and the alert outbox (SQLite, WAL)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from watchers.errors import StoreError
+from watchers.models import Alert, Item
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What we remember about a feed between polls."""
+
+    url: str
+    name: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    body_hash: str = ""
+    status: str = "new"  # new | ok | not_modified | unchanged | error | gone
+    error: str = ""
+    failures: int = 0
+    next_poll: float = 0.0
+    last_poll: float = 0.0
+    last_ok: float = 0.0
+    polled_once: bool = False
+    items_total: int = 0
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    """An alert to put in the outbox."""
+
+    item_id: str
+    chat_id: str
+    text: str
+
+
+class Store:
+    """SQLite state of armswatch; open with open_store()."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path):
+        self.db = db
+        self.path = path
+
+    def close(self) -> None:
+        self.db.close()
+
+    # feeds ------------------------------------------------------------------
+    def feed_state(self, url: str) -> FeedState:
+        """The stored state of a feed, or a fresh one."""
+        rows = list(self.db.query("select * from feeds where url = ?", [url]))
+        if not rows:
+            return FeedState(url=url)
+        row = rows[0]
+        row["polled_once"] = bool(row["polled_once"])
+        return FeedState(**row)
+
+    def save_feed_state(self, state: FeedState) -> None:
+        """Write a feed's state."""
+        row = asdict(state)
+        row["polled_once"] = int(state.polled_once)
+        with self.db.atomic():
+            self.db["feeds"].upsert(row, pk="url")
+
+    def feed_states(self) -> list[FeedState]:
+        """All stored feed states."""
+        return [self.feed_state(r["url"]) for r in self.db.query("select url from feeds")]
+
+    # items ------------------------------------------------------------------
+    def unseen(self, items: Sequence[Item]) -> list[Item]:
+        """The items whose id and link were never stored (the new ones), in order."""
+        if not items:
+            return []
+        seen = self._seen_keys([i.id for i in items], [i.link for i in items if i.link])
+        new, batch = [], set()
+        for item in items:
+            keys = {item.id, item.link} - {""}
+            if keys & seen or keys & batch:
+                continue
+            batch |= keys
+            new.append(item)
+        return new
+
+    def _seen_keys(self, ids: list[str], links: list[str]) -> set[str]:
+        found: set[str] = set()
+        for column, values in (("id", ids), ("link", links)):
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"select {column} from items where {column} in ({marks})"
+                found |= {row[column] for row in self.db.query(sql, chunk)}
+        return found
+
+    def record_items(
+        self, feed: str, items: Iterable[Item], alerts: Iterable[QueuedAlert], now: float
+    ) -> int:
+        """Store new items and their alerts in one transaction; return alerts queued."""
+        item_rows = [_item_row(item, feed, now) for item in items]
+        alert_rows = [_alert_row(alert, now) for alert in alerts]
+        try:
+            with self.db.atomic():
+                self.db["items"].insert_all(item_rows, ignore=True)
+                self.db["outbox"].insert_all(alert_rows, ignore=True)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot store items: {exc}") from exc
+        return len(alert_rows)
+
+    # outbox -----------------------------------------------------------------
+    def due_alerts(self, now: float, limit: int = 100) -> list[Alert]:
+        """Alerts not yet accepted by Telegram whose next attempt is due, oldest first."""
+        sql = (
+            "select id, item_id, chat_id, text, attempts from outbox "
+            "where status in (?, ?) and next_attempt <= ? order by id limit ?"
+        )
+        return [Alert(**row) for row in self.db.query(sql, [PENDING, SENDING, now, limit])]
+
+    def undelivered_count(self) -> int:
+        """How many alerts wait in the outbox."""
+        sql = "select count(*) as n from outbox where status in (?, ?)"
+        return next(self.db.query(sql, [PENDING, SENDING]))["n"]
+
+    def mark_sending(self, alert_id: int, now: float) -> None:
+        """Record an attempt before it is made, so a crash mid-send is visible."""
+        self._update(alert_id, status=SENDING, attempts_inc=True, last_attempt=now)
+
+    def mark_sent(self, alert_id: int, message_id: int | None, now: float) -> None:
+        """Telegram accepted the alert."""
+        self._update(alert_id, status=SENT, message_id=message_id, sent_at=now, error="")
+
+    def mark_retry(self, alert_id: int, error: str, next_attempt: float) -> None:
+        """The attempt failed for a passing reason; try again later."""
+        self._update(alert_id, status=PENDING, error=error, next_attempt=next_attempt)
+
+    def mark_failed(self, alert_id: int, error: str) -> None:
+        """Telegram refused the alert for good."""
+        self._update(alert_id, status=FAILED, error=error)
+
+    def sent_since(self, chat_id: str, since: float) -> list[float]:
+        """Times of sends (and attempts) to a chat since a moment, for pacing."""
+        sql = (
+            "select coalesce(sent_at, last_attempt) as t from outbox where chat_id = ? "
+            "and coalesce(sent_at, last_attempt) >= ? order by t"
+        )
+        return [row["t"] for row in self.db.query(sql, [chat_id, since])]
+
+    def _update(self, alert_id: int, attempts_inc: bool = False, **values: object) -> None:
+        try:
+            with self.db.atomic():
+                if attempts_inc:
+                    self.db.execute(
+                        "update outbox set attempts = attempts + 1 where id = ?", [alert_id]
+                    )
+                self.db["outbox"].update(alert_id, values)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot update outbox: {exc}") from exc
+
+
+def _item_row(item: Item, feed: str, now: float) -> dict:
+    return {
+        "id": item.id,
+        "link": item.link or None,
+        "feed": feed,
+        "title": item.title,
+        "summary": item.summary,
+        "published": item.published.isoformat() if item.published else None,
+        "seen_at": now,
+    }
+
+
+def _alert_row(alert: QueuedAlert, now: float) -> dict:
+    return {
+        "item_id": alert.item_id,
+        "chat_id": alert.chat_id,
+        "text": alert.text,
+        "status": PENDING,
+        "attempts": 0,
+        "error": "",
+        "message_id": None,
+        "created_at": now,
+        "last_attempt": None,
+        "sent_at": None,
+        "next_attempt": 0.0,
+    }
+
+
+SCHEMA = """
+create table if not exists items (
+    id text primary key, link text, feed text not null, title text not null,
+    summary text not null default '', published text, seen_at real not null);
+create unique index if not exists items_link on items(link) where link is not null;
+create table if not exists feeds (
+    url text primary key, name text, etag text, last_modified text, body_hash text,
+    status text, error text, failures integer, next_poll real, last_poll real,
+    last_ok real, polled_once integer, items_total integer);
+create table if not exists outbox (
+    id integer primary key, item_id text not null, chat_id text not null,
+    text text not null, status text not null, attempts integer not null default 0,
+    error text not null default '', message_id integer, created_at real not null,
+    last_attempt real, sent_at real, next_attempt real not null default 0,
+    unique (item_id, chat_id));
+create index if not exists outbox_due on outbox(status, next_attempt);
+"""
+
+
+def open_store(path: Path, timeout: float = 5.0) -> Store:
+    """Open (creating) the database; StoreError names the file when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        db.execute("pragma journal_mode = wal")
+        db.execute("pragma synchronous = normal")
+        db.conn.executescript(SCHEMA)
+        db.execute("begin immediate")
+        db.execute("rollback")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"{path}: cannot open the database for writing: {exc}") from exc
+    return Store(db, path)
+
+
+def now() -> float:
+    """Wall-clock seconds; the one clock the store uses."""
+    return time.time()
