@@ -1,0 +1,89 @@
+"""Test helpers: real RSS documents and config files pointing at the loopback servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SEED_FILE = SHARED / "seed" / "000_14ca65158709ed0b.txt"
+TOKEN_ENV = "ARMSWATCH_TEST_TOKEN"
+CHAT = "@armswatch_test"
+
+
+def seed_item() -> dict:
+    """The seed article as a feed entry: its headline and first paragraphs."""
+    lines = [line.strip() for line in SEED_FILE.read_text().splitlines() if line.strip()]
+    return {
+        "guid": "seed-14ca65158709ed0b",
+        "title": lines[1],
+        "summary": " ".join(lines[3:6]),
+        "link": "https://news.example.org/2024/01/04/russia-iran-ballistic-missiles",
+    }
+
+
+def rss(entries: list[dict], now: datetime | None = None) -> bytes:
+    """An RSS 2.0 document; each entry: guid, title, summary, link, age (minutes)."""
+    now = now or datetime.now(UTC)
+    items = []
+    for entry in entries:
+        published = now - timedelta(minutes=entry.get("age", 5))
+        items.append(
+            "<item>"
+            f'<guid isPermaLink="false">{escape(entry["guid"])}</guid>'
+            f"<title>{escape(entry['title'])}</title>"
+            f"<description>{escape(entry.get('summary', ''))}</description>"
+            f"<link>{escape(entry.get('link', ''))}</link>"
+            f"<pubDate>{format_datetime(published)}</pubDate>"
+            "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        "<title>Test feed</title><link>https://news.example.org/</link>"
+        f"{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def boring(n: int) -> list[dict]:
+    """Entries that match no rule."""
+    return [
+        {"guid": f"boring-{i}", "title": f"Local council approves new park number {i}"}
+        for i in range(n)
+    ]
+
+
+def write_config(
+    path: Path,
+    feeds: list[tuple[str, str]],
+    api_base_url: str | None = None,
+    extra: str = "",
+    interval: str = "10m",
+) -> Path:
+    """A config file for tests: feeds on the feed server, Telegram on the fake API."""
+    telegram = f'chat_id = "{CHAT}"\ntoken_env = "{TOKEN_ENV}"\nsend_timeout = "3s"\n'
+    if api_base_url:
+        telegram += f'api_base_url = "{api_base_url}"\n'
+    text = f"""
+[telegram]
+{telegram}
+[storage]
+path = "state.db"
+
+[schedule]
+interval = "{interval}"
+jitter = 0
+backfill = "24h"
+
+[fetch]
+timeout = "5s"
+"""
+    for name, url in feeds:
+        text += f'\n[[feeds]]\nname = "{name}"\nurl = "{url}"\n'
+    text += '\n[[rules]]\nname = "arms-transfer"\ndetector = "arms_transfer"\n'
+    text += '\n[[rules]]\nname = "iran-to-russia"\ndetector = "arms_transfer"\n'
+    text += 'supplier = ["Iran"]\nrecipient = ["Russia"]\npriority = true\n'
+    text += '\n[[rules]]\nname = "keyword"\nany = ["armswatch-test-keyword"]\n'
+    path.write_text(text + extra)
+    return path
