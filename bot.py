@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("PTB_TIMEDELTA", "1")  # retry_after as a timedelta, PTB's future
     from watchers.logs import setup_logging
 
     try:
