@@ -20,9 +20,9 @@ from watchers.entities import DATA_DIR, parse_aliases, read_tsv
 from watchers.errors import ConfigError
 
 STATUSES = ("requested", "negotiating", "planned", "approved", "signed", "delivered", "blocked")
-TRANSFER_KINDS = ("out", "in", "ask", "deal", "weak")
+TRANSFER_KINDS = ("out", "noun", "in", "ask", "deal", "weak")
 MATCHED_KINDS = (*TRANSFER_KINDS, "status", "neg_combat", "neg_test", "neg_domestic")
-MATCHED_KINDS += ("neg_trade", "neg_peace", "neg_other")
+MATCHED_KINDS += ("neg_trade", "neg_peace", "neg_other", "mask")
 GAP_KINDS = ("to", "from", "by", "with")
 
 _SENTENCE_END = re.compile(

@@ -26,7 +26,7 @@ from watchers.cues import STATUSES, TRANSFER_KINDS, CueBook, load_cuebook, split
 from watchers.entities import Gazetteer
 from watchers.errors import ConfigError
 from watchers.models import Detection, Weapon
-from watchers.slots import Mark, find_slots
+from watchers.slots import Mark, find_slots, slot_before_weapon
 from watchers.textmatch import Hit, PhraseMatcher, longest_first
 
 SLOT_ROLES = {  # cue kind -> slot -> S (supplier), R (recipient), P (partner: either side)
@@ -36,6 +36,11 @@ SLOT_ROLES = {  # cue kind -> slot -> S (supplier), R (recipient), P (partner: e
     "deal": {"subj": "P", "obj": "P", "to": "R", "from": "S", "by": "P", "with": "P"},
 }
 SLOT_ROLES["weak"] = SLOT_ROLES["out"]
+SLOT_ROLES["noun"] = SLOT_ROLES["out"] | {"prenoun": "R"}
+SLOT_ROLES["deal"]["prenoun"] = "R"
+BASE_SCORE, WEAK_SCORE = 0.3, 0.2  # a transfer cue and a weapon in one sentence
+BOTH_ROLES_SCORE, ONE_ROLE_SCORE = 0.3, 0.08
+TITLE_SCORE, SUPPORT_SCORE = 0.1, 0.05
 STATUS_ORDER = ("blocked", "approved", "signed", "requested", "negotiating", "delivered")
 NEGATIVE_WEIGHT = {"neg_combat": 0.15, "neg_test": 0.2, "neg_domestic": 0.15}
 NEGATIVE_WEIGHT |= {"neg_trade": 0.15, "neg_peace": 0.2, "neg_other": 0.25}
@@ -52,6 +57,7 @@ class Reading:
     weapons: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    directed: bool = False  # a role came from a directed slot, not only "with"/"deal"
 
 
 class Detector:
@@ -60,6 +66,7 @@ class Detector:
     def __init__(self, gazetteer: Gazetteer, cuebook: CueBook | None = None):
         self.gazetteer = gazetteer
         self.cuebook = cuebook or load_cuebook()
+        self.regions = frozenset(n for n, e in gazetteer.entities.items() if e.kind == "region")
         for programme in self.cuebook.programmes:
             names = (*programme.suppliers, *programme.recipients, programme.weapon)
             unknown = [n for n in names if gazetteer.get(n) is None]
@@ -77,9 +84,10 @@ class Detector:
         for index, (start, end) in enumerate(split_sentences(text)):
             sentence = [m for m in marks if start <= m.start < end]
             reading = self.read_sentence(text, index, sentence)
-            if reading.score > 0:
+            if reading.score > 0 or reading.suppliers or reading.recipients:
                 readings.append(reading)
-        return combine_readings(readings, self.weapon)
+        origins = [m.value for m in marks if m.kind == "actor" and is_origin(text, m, marks)]
+        return combine_readings(readings, self.weapon, origins)
 
     def mark_text(self, hits: Sequence[Hit]) -> list[Mark]:
         """Actor, weapon and cue marks from the hits, overlaps resolved within each family."""
@@ -105,26 +113,28 @@ class Detector:
         reading.statuses = [m.value for m in marks if m.kind != "actor" and m.value in STATUSES]
         for mark in (m for m in marks if m.kind == "programme"):
             self.read_programme(reading, mark.value)
+        if cues:
+            assign_roles(reading, text, marks, self.cuebook.gap_words)
+            reading.recipients = [r for r in reading.recipients if r not in self.regions]
+            self.add_maker_supplier(reading, marks)
         if weapons and cues:
             strong = [c for c in cues if c.kind != "weak"]
-            reading.score += 0.4 if strong else 0.25
+            reading.score += BASE_SCORE if strong else WEAK_SCORE
             cue = (strong or cues)[0]
-            reading.reasons.append(
-                f"transfer cue '{text[cue.start : cue.end]}' in sentence {index + 1}"
-            )
-            assign_roles(reading, text, marks, self.cuebook.gap_words)
-            self.add_maker_supplier(reading, marks)
+            quoted = text[cue.start : cue.end]
+            reading.reasons.insert(0, f"transfer cue '{quoted}' in sentence {index + 1}")
         if reading.score == 0:
             return reading
         score_roles(reading)
-        reading.score += 0.1 if index == 0 else 0.0
+        reading.score += TITLE_SCORE if index == 0 else 0.0
         penalise_context(reading, marks)
         return reading
 
     def read_programme(self, reading: Reading, name: str | None) -> None:
         """A named programme is a transfer with its own roles and weapon."""
         programme = next(p for p in self.cuebook.programmes if p.name == name)
-        reading.score = max(reading.score, 0.4)
+        reading.score = max(reading.score, BASE_SCORE)
+        reading.directed = True
         reading.suppliers += [s for s in programme.suppliers if s not in reading.suppliers]
         reading.recipients += [r for r in programme.recipients if r not in reading.recipients]
         reading.weapons.append(programme.weapon)
@@ -140,6 +150,7 @@ class Detector:
             maker = entity.country if entity else None
             if maker in actors and maker not in reading.recipients:
                 reading.suppliers.append(maker)
+                reading.directed = True
                 reading.reasons.append(f"supplier {maker}: maker of {name}")
                 return
 
@@ -157,6 +168,7 @@ def assign_roles(reading: Reading, text: str, marks: list[Mark], preps: dict[str
         if role and slot.actor.value:
             actor_votes = votes.setdefault(slot.actor.value, {})
             actor_votes[role] = actor_votes.get(role, 0.0) + slot.weight
+            reading.directed = reading.directed or role != "P"
             cue = text[slot.cue.start : slot.cue.end]
             reading.reasons.append(f"{slot.slot} {slot.actor.value} -> {role} ('{cue}')")
     settle_roles(reading, votes)
@@ -182,31 +194,42 @@ def score_roles(reading: Reading) -> None:
         reading.suppliers = [s for s in reading.suppliers if s not in shared]
         reading.recipients = [r for r in reading.recipients if r not in shared]
         reading.reasons.append(f"same actor on both sides: {', '.join(sorted(shared))}")
-    if reading.suppliers and reading.recipients:
-        reading.score += 0.35
+    if reading.suppliers and reading.recipients and reading.directed:
+        reading.score += BOTH_ROLES_SCORE
     elif reading.suppliers or reading.recipients:
-        reading.score += 0.15
+        reading.score += ONE_ROLE_SCORE
 
 
 def penalise_context(reading: Reading, marks: list[Mark]) -> None:
     """Lower the score for each kind of non-transfer context in the sentence."""
+    both = reading.suppliers and reading.recipients and reading.directed
     for kind in dict.fromkeys(m.kind for m in marks if m.kind in NEGATIVE_WEIGHT):
-        reading.score -= NEGATIVE_WEIGHT[kind]
+        reading.score -= NEGATIVE_WEIGHT[kind] * (0.5 if both else 1.0)
         reading.reasons.append(f"{kind[4:]} context in sentence {reading.index + 1}")
 
 
-def combine_readings(readings: list[Reading], weapon_of: Callable[[str], Weapon]) -> Detection:
+def is_origin(text: str, actor: Mark, marks: list[Mark]) -> bool:
+    """Whether an actor is a demonym right before a weapon ("Iranian drones")."""
+    return actor.adjective and slot_before_weapon(text, actor, marks) == "mod"
+
+
+def combine_readings(
+    readings: list[Reading], weapon_of: Callable[[str], Weapon], origins: list[str]
+) -> Detection:
     """The item's detection: the best sentence, filled in from the other supporting ones."""
-    if not readings:
+    if not any(r.score > 0 for r in readings):
         return Detection()
     best = max(readings, key=lambda r: (r.score, -r.index))
-    others = sorted(
-        (r for r in readings if r is not best and r.score >= 0.25), key=lambda r: -r.score
-    )
+    others = [r for r in readings if r is not best and r.score >= WEAK_SCORE]
+    others.sort(key=lambda r: -r.score)
     suppliers, recipients = list(best.suppliers), list(best.recipients)
-    for other in others:
+    for other in [*others, *(r for r in readings if r.score == 0 and r.directed)]:
         suppliers = suppliers or [s for s in other.suppliers if s not in recipients]
         recipients = recipients or [r for r in other.recipients if r not in suppliers]
+    score = best.score + SUPPORT_SCORE * min(len(others), 2)
+    if not suppliers and recipients:
+        suppliers = list(dict.fromkeys(o for o in origins if o not in recipients))
+        score += ONE_ROLE_SCORE if suppliers else 0.0
     weapons = dict.fromkeys(w for r in [best, *others] for w in r.weapons)
     reasons = [f"score {best.score:.2f} from sentence {best.index + 1}", *best.reasons]
     if suppliers:
@@ -214,7 +237,7 @@ def combine_readings(readings: list[Reading], weapon_of: Callable[[str], Weapon]
     if recipients:
         reasons.append(f"recipient {', '.join(recipients)}")
     return Detection(
-        score=round(max(0.0, min(1.0, best.score + 0.05 * min(len(others), 2))), 3),
+        score=round(max(0.0, min(1.0, score)), 3),
         supplier=tuple(suppliers),
         recipient=tuple(recipients),
         weapons=tuple(weapon_of(w) for w in weapons),

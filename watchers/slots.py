@@ -4,6 +4,7 @@ Slots, tried in this order for each actor and its nearest transfer cue:
     to / from / by / with   the word just before the actor is that preposition
                             ("to Ukraine", "from Iran", "by a ring", "with Russia")
     obj     a noun right after the cue ("send Ukraine tanks", "provide Kyiv with")
+    prenoun a noun right before a transfer noun ("Ukraine aid", "Taiwan arms deal")
     mod     an adjective or noun right before a weapon: its origin ("Iranian drones")
     owner   a possessive right before a weapon ("Ukraine's air defences")
     subj    the nearest actor before the cue ("Tehran may supply ..."), and those joined
@@ -16,10 +17,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-TRANSFER_KINDS = ("out", "in", "ask", "deal", "weak")
+from watchers.cues import TRANSFER_KINDS
+
 SKIP_WORDS = frozenset({"the", "a", "an", "its", "their", "his", "her", "more", "new", "other"})
+NOT_SUBJECT = frozenset(
+    {"in", "at", "on", "of", "against", "over", "about", "into", "inside", "from", "to", "for"}
+    | {"with", "by", "near", "across", "than", "в", "у", "на", "по", "против", "проти", "о"}
+)
 SLOT_WEIGHT = {"to": 3.0, "from": 3.0, "by": 3.0, "with": 1.0, "obj": 2.0, "subj": 2.0}
-SLOT_WEIGHT |= {"mod": 1.5, "owner": 1.5}
+SLOT_WEIGHT |= {"mod": 1.5, "owner": 1.5, "prenoun": 1.5}
 _WORD = re.compile(r"[^\W_]+(?:'s)?|,", re.UNICODE)
 _POSSESSIVE = re.compile(r"^\s*['’]s?\b")
 
@@ -65,6 +71,7 @@ def find_slots(text: str, marks: list[Mark], preps: dict[str, str]) -> list[Slot
         cue = nearest_cue(actor, cues)
         slot = joined_slot(text, actor, actors[i - 1], slots) if i else None
         slot = slot or slot_after(text, actor, cue, marks, preps)
+        slot = slot or slot_before_noun(text, actor, cue)
         slot = slot or slot_before_weapon(text, actor, marks)
         slot = slot or slot_before(text, actor, cue, actors)
         if slot:
@@ -118,10 +125,22 @@ def slot_before_weapon(text: str, actor: Mark, marks: list[Mark]) -> str | None:
     return "mod" if len(words) <= 1 and "," not in words else None
 
 
+def slot_before_noun(text: str, actor: Mark, cue: Mark) -> str | None:
+    """prenoun for a noun right before a transfer noun ("Ukraine aid", "Taiwan arms deal")."""
+    if cue.kind not in ("noun", "deal") or actor.adjective or actor.end > cue.start:
+        return None
+    return "prenoun" if not gap_words(text, actor.end, cue.start) else None
+
+
 def slot_before(text: str, actor: Mark, cue: Mark, actors: list[Mark]) -> str | None:
     """subj for the nearest actor before its cue, within a dozen words."""
     if actor.end > cue.start:
         return None
-    if any(actor.end <= other.start and other.end <= cue.start for other in actors):
+    between = [o for o in actors if actor.end <= o.start and o.end <= cue.start]
+    if any(not slot_before_noun(text, other, cue) for other in between):
         return None
+    before = gap_words(text, max(0, actor.start - 20), actor.start)
+    close = len(gap_words(text, actor.end, cue.start)) <= 1
+    if before and before[-1] in NOT_SUBJECT and not (close and before[-1] in ("from", "of")):
+        return None  # "in Ukraine", "at NATO talks": not the one acting
     return "subj" if len(gap_words(text, actor.end, cue.start)) <= 12 else None
