@@ -21,7 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="the daemon: poll feeds on schedule, deliver alerts")
-    commands.add_parser("once", help="poll every feed once, deliver the queue, exit")
+    once = commands.add_parser("once", help="poll every feed once, deliver the queue, exit")
+    once.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up delivering after this long; the rest stays queued (60)",
+    )
     check = commands.add_parser("check", help="validate the config and summarize it")
     check.add_argument("--online", action="store_true", help="also fetch each feed once")
     score = commands.add_parser("score", help="match JSON Lines items, print one verdict each")
@@ -66,7 +73,7 @@ def cmd_once(config, args) -> int:
     async def once() -> int:
         async with open_app(config) as app:
             results = await app.poll_all()
-            report = await app.deliver_until(time.time() + 60)
+            report = await app.deliver_until(time.time() + args.wait)
         failed = [r for r in results if r.status in ("error", "gone")]
         new = sum(r.new for r in results)
         print(

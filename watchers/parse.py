@@ -54,6 +54,11 @@ def html_to_text(html: str, limit: int = MAX_SUMMARY) -> str:
         text = "".join(extractor.parts)
     else:
         text = unescape(html)
+    return clean_text(text, limit)
+
+
+def clean_text(text: str, limit: int = MAX_SUMMARY) -> str:
+    """Text without control characters, white space folded, clipped to limit."""
     text = "".join(ch for ch in text if _is_printable(ch))
     text = _SPACES.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -105,10 +110,19 @@ def _utc(entry: Mapping) -> datetime | None:
     return None
 
 
+def _text_of(entry: Mapping, key: str, limit: int) -> str:
+    """An entry's field as plain text: HTML converted, plain text kept as written."""
+    value = entry.get(key, "") or ""
+    detail = entry.get(f"{key}_detail") or {}
+    if detail.get("type") == "text/plain":
+        return clean_text(value, limit)
+    return html_to_text(value, limit)
+
+
 def entry_to_item(entry: Mapping, source: str) -> Item | None:
     """One feedparser entry as an Item; None when it has neither title nor summary."""
-    title = html_to_text(entry.get("title", "") or "", MAX_TITLE)
-    summary = html_to_text(entry.get("summary", "") or "", MAX_SUMMARY)
+    title = _text_of(entry, "title", MAX_TITLE)
+    summary = _text_of(entry, "summary", MAX_SUMMARY)
     if not title and not summary:
         return None
     link = canonical_link(entry.get("link", "") or "")
