@@ -37,6 +37,7 @@ class ItemText:
     hits: tuple[Hit, ...]
     mentions: tuple[Mention, ...]
     detection: Detection
+    terms: dict[str, list[Span]]  # folded rule term -> where it stands
 
 
 def item_text(item: Item) -> str:
@@ -61,7 +62,8 @@ class RuleSet:
             self._check_names(spec)
         phrases: list[tuple[str, Hashable]] = list(gazetteer.phrases())
         phrases += self.detector.phrases()
-        phrases += [(term, ("term", fold_phrase(term))) for term in self._terms()]
+        self._folded = {term: fold_phrase(term) for term in self._terms()}
+        phrases += [(term, ("term", folded)) for term, folded in self._folded.items()]
         self.matcher = PhraseMatcher(phrases)
 
     def _terms(self) -> set[str]:
@@ -94,7 +96,11 @@ class RuleSet:
         text = item_text(item)
         hits = tuple(self.matcher.find(text))
         mentions = tuple(self.gazetteer.mentions(hits))
-        return ItemText(text, hits, mentions, self.detector.detect(text, hits))
+        terms: dict[str, list[Span]] = {}
+        for hit in hits:
+            if _is_term(hit):
+                terms.setdefault(hit.key[1], []).append((hit.start, hit.end))
+        return ItemText(text, hits, mentions, self.detector.detect(text, hits), terms)
 
     def match(self, item: Item) -> Verdict:
         """Every rule that fires on the item, with the reasons."""
@@ -103,41 +109,32 @@ class RuleSet:
         return Verdict(item.id, matches, seen.detection)
 
     def _match_rule(self, spec: RuleSpec, seen: ItemText) -> Match | None:
-        spans_by_term: dict[str, list[Span]] = {}
-        for hit in seen.hits:
-            if _is_term(hit):
-                spans_by_term.setdefault(hit.key[1], []).append((hit.start, hit.end))
-        if any(fold_phrase(t) in spans_by_term for t in spec.none):
+        terms, folded = seen.terms, self._folded
+        if any(folded[t] in terms for t in spec.none):
             return None
-        required: list[list[Span]] = []
-        for term in spec.all:
-            spans = spans_by_term.get(fold_phrase(term))
-            if not spans:
-                return None
-            required.append(spans)
+        required = [terms.get(folded[t], []) for t in spec.all]
         if spec.any:
-            spans = [s for t in spec.any for s in spans_by_term.get(fold_phrase(t), [])]
-            if not spans:
-                return None
-            required.append(spans)
-        matched_entities: list[str] = []
+            required.append([s for t in spec.any for s in terms.get(folded[t], [])])
+        if not all(required):
+            return None
+        found_terms = sorted({seen.text[a:b] for spans in required for a, b in spans[:1]})
+        entities: list[str] = []
         for name in spec.entities:
             mentions = self._mentions_of(name, seen.mentions)
             if not mentions:
                 return None
             required.append([(m.start, m.end) for m in mentions])
-            matched_entities.append(mentions[0].entity)
+            entities.append(mentions[0].entity)
         if not self._roles_hold(spec, seen.detection):
             return None
         if spec.detector and seen.detection.score < spec.min_score:
             return None
         if not _near_enough(spec, seen.text, required):
             return None
-        found = sorted({seen.text[s:e] for spans in required for s, e in spans[:1]})
         return Match(
             spec.name,
-            tuple(t for t in found if t not in matched_entities),
-            tuple(dict.fromkeys(matched_entities)),
+            tuple(found_terms),
+            tuple(dict.fromkeys(entities)),
             spec.priority,
             spec.chat_id,
         )
