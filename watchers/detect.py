@@ -79,6 +79,8 @@ class Detector:
 
     def detect(self, text: str, hits: Sequence[Hit]) -> Detection:
         """Score one text (title + "\\n" + summary) from the shared matcher's hits."""
+        if not could_be_transfer(hits):
+            return Detection()
         marks = self.mark_text(hits)
         readings = []
         for index, (start, end) in enumerate(split_sentences(text)):
@@ -141,15 +143,17 @@ class Detector:
         reading.reasons.append(f"programme {programme.name} in sentence {reading.index + 1}")
 
     def add_maker_supplier(self, reading: Reading, marks: list[Mark]) -> None:
-        """With no supplier yet, a weapon's maker country named in the sentence supplies it."""
-        if reading.suppliers:
+        """A weapon's maker named in the sentence supplies it, unless a pattern said otherwise."""
+        if reading.suppliers and reading.directed:
             return
         actors = {m.value for m in marks if m.kind == "actor"}
         for name in reading.weapons:
             entity = self.gazetteer.get(name)
             maker = entity.country if entity else None
-            if maker in actors and maker not in reading.recipients:
-                reading.suppliers.append(maker)
+            if maker in actors:
+                partners = [*reading.suppliers, *reading.recipients]
+                reading.suppliers = [maker]
+                reading.recipients = [p for p in partners if p != maker] or reading.recipients
                 reading.directed = True
                 reading.reasons.append(f"supplier {maker}: maker of {name}")
                 return
@@ -158,6 +162,15 @@ class Detector:
         """The Weapon of a canonical weapon name, with its category."""
         entity = self.gazetteer.get(name)
         return Weapon(name, entity.category if entity and entity.category else "other")
+
+
+def could_be_transfer(hits: Sequence[Hit]) -> bool:
+    """Cheap pre-check: a named programme, or a transfer cue and some entity."""
+    keys = [h.key for h in hits if isinstance(h.key, tuple) and len(h.key) > 1]
+    if any(k[:2] == ("cue", "programme") for k in keys):
+        return True
+    cue = any(k[0] == "cue" and k[1] in TRANSFER_KINDS for k in keys)
+    return cue and any(k[0] == "entity" for k in keys)
 
 
 def assign_roles(reading: Reading, text: str, marks: list[Mark], preps: dict[str, str]) -> None:
