@@ -27,6 +27,7 @@ import math
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -63,8 +64,6 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore clients that went away; keep anything else for the test to see."""
-        import sys
-
         exc = sys.exc_info()[1]
         if not isinstance(exc, OSError):
             self.owner.errors.append(f"{type(exc).__name__}: {exc}")
@@ -750,7 +749,7 @@ class FakeBotAPI(_LocalServer):
 
     def forbid(self, chat: int | str, description: str = "") -> None:
         """Answer sends to this chat with 403 (bot kicked / not a member)."""
-        chat_id = self._chat_info(str(chat))["id"]
+        chat_id = self.chat_id(chat)
         with self.lock:
             self.forbidden[chat_id] = description or (
                 "Forbidden: bot is not a member of the channel chat"
@@ -810,8 +809,15 @@ class FakeBotAPI(_LocalServer):
 
     def messages_for(self, chat: int | str) -> list[SentMessage]:
         """Messages sent to one chat, given by id or @username."""
-        chat_id = self._chat_info(str(chat))["id"]
+        chat_id = self.chat_id(chat)
         return [m for m in self.messages if m.chat_id == chat_id]
+
+    def chat_id(self, chat: int | str) -> int:
+        """The numeric id of a known chat given by id or @username (ValueError if unknown)."""
+        try:
+            return self._chat_info(str(chat))["id"]
+        except _ApiError:
+            raise ValueError(f"unknown chat {chat!r}; known: {sorted(self.chats)}") from None
 
     @property
     def calls(self) -> list[ApiCall]:
@@ -851,6 +857,8 @@ class FakeBotAPI(_LocalServer):
             result: Any = impl(params)
         except _ApiError as exc:
             result = exc
+        except (ValueError, TypeError) as exc:  # e.g. offset=abc: Telegram says 400 too
+            result = _ApiError(400, f"Bad Request: wrong parameter value ({exc})")
         except Exception as exc:  # a bug in the fake: fail the test, answer 500
             self.errors.append(f"{method}: {type(exc).__name__}: {exc}")
             result = _ApiError(500, f"Internal Server Error: fake raised {exc!r}")
