@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import sys
+import warnings
 
 from watchers.config import load_config
 from watchers.errors import ArmswatchError
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("PTB_TIMEDELTA", "1")  # retry_after as a timedelta, PTB's future
+    # PTB warns about retry_after becoming a timedelta; deliver.py handles both types.
+    warnings.filterwarnings("ignore", message="Deprecated since version v22.2")
     from watchers.logs import setup_logging
 
     try:

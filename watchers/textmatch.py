@@ -38,8 +38,25 @@ def fold_char(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).casefold()
 
 
-def fold(text: str) -> tuple[str, list[int]]:
-    """Fold a text for matching; return it with a map from folded to original offsets."""
+_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+_SPACES += "".join(chr(c) for c in range(0x2000, 0x200B))
+_FAST_TABLE = str.maketrans({**dict.fromkeys(_DASHES + _SPACES, " "), **_QUOTES})
+
+
+def fold(text: str) -> tuple[str, list[int] | None]:
+    """Fold a text for matching; return it with a map from folded to original offsets.
+
+    The map is None when every character folds to exactly one (the common case, done
+    with C-speed string methods); otherwise each character is folded on its own.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        folded = text.translate(_FAST_TABLE).casefold()
+        if len(folded) == len(text) and "  " not in folded:
+            return folded, None
+    return _fold_slowly(text)
+
+
+def _fold_slowly(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
@@ -101,7 +118,7 @@ class PhraseMatcher:
             for key, stem, exact in keys:
                 if not (stem or right_ok):
                     continue
-                first, last = origin[start], origin[end + 1]
+                first, last = (origin[start], origin[end + 1]) if origin else (start, end + 1)
                 if exact is not None and text[first:last] != exact:
                     continue
                 if stem:
@@ -115,8 +132,12 @@ def longest_first(hits: list[Hit]) -> list[Hit]:
     """Drop hits covered by a longer hit (keep "Leopard 2" over "Leopard")."""
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
-        if kept and hit.start >= kept[-1].start and hit.end <= kept[-1].end:
-            if (hit.start, hit.end) != (kept[-1].start, kept[-1].end):
-                continue
+        if (
+            kept
+            and kept[-1].start <= hit.start
+            and hit.end <= kept[-1].end
+            and (hit.start, hit.end) != (kept[-1].start, kept[-1].end)
+        ):
+            continue
         kept.append(hit)
     return kept
