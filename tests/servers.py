@@ -306,9 +306,11 @@ class FeedServer(_LocalServer):
         return self._behaviours.setdefault(_slash(path), _Behaviour())
 
     def _lookup(self, raw_path: str) -> tuple[_Resource | None, _Behaviour]:
+        """Exact path with its query string first, then the path alone."""
         bare = raw_path.split("?")[0]
-        key = raw_path if raw_path in self._resources or raw_path in self._behaviours else bare
-        return self._resources.get(key), self._behaviours.get(key) or _Behaviour()
+        resource = self._resources.get(raw_path) or self._resources.get(bare)
+        rule = self._behaviours.get(raw_path) or self._behaviours.get(bare)
+        return resource, rule or _Behaviour()
 
     def handle(self, handler: _Handler) -> None:
         headers = {k.lower(): v for k, v in handler.headers.items()}

@@ -362,6 +362,28 @@ async def test_bot_chat_username_case_insensitive(tg_bot, bot_api: FakeBotAPI) -
     assert bot_api.messages_for(-1009)[0].message_id == 1
 
 
+async def test_bot_chats_is_a_plain_set(tg_bot: telegram.Bot, bot_api: FakeBotAPI) -> None:
+    bot_api.chats.update({"-1005", "@loose"})
+    assert (await tg_bot.send_message(-1005, "x")).chat.id == -1005
+    assert (await tg_bot.send_message("@loose", "y")).chat.username == "loose"
+    bot_api.chats.discard("-1005")
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await tg_bot.send_message(-1005, "z")
+
+
+def test_feed_query_string_paths(feed_server: FeedServer) -> None:
+    feed_server.set("/q", b"any")
+    feed_server.set("/q?page=2", b"two")
+    feed_server.fail("/q?page=3", 500)
+    bodies = [httpx.get(feed_server.url(f"/q?page={n}")) for n in (1, 2, 3)]
+    assert [(r.status_code, r.content) for r in bodies] == [
+        (200, b"any"),
+        (200, b"two"),
+        (500, b"500 Internal Server Error"),
+    ]
+    assert (feed_server.hits("/q"), feed_server.hits("/q?page=2")) == (3, 1)
+
+
 async def test_bot_forbidden_chat(tg_bot: telegram.Bot, bot_api: FakeBotAPI) -> None:
     bot_api.forbid(CHANNEL)
     with pytest.raises(Forbidden, match="not a member"):
