@@ -96,6 +96,20 @@ def test_broken_feeds_do_not_stop_the_others(tmp_path, feed_server, bot_api, tok
     assert states["Down"].next_poll - states["Down"].last_poll >= 120
 
 
+def test_feed_failure_is_logged_once_per_state_change(tmp_path, feed_server, capsys):
+    feed_server.set("/f.xml", rss(boring(1)))
+    feed_server.fail("/f.xml", 500)
+    config = write_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))])
+    for _ in range(3):
+        once(config)
+    feed_server.clear("/f.xml")
+    once(config)
+    err = capsys.readouterr().err
+    assert err.count("event=feed_failed feed=F") == 1
+    assert err.count("event=feed_recovered feed=F") == 1
+    assert feed_states(config)["F"].status == "ok"
+
+
 def test_telegram_down_keeps_alerts_queued_then_delivers_once(
     tmp_path, feed_server, bot_api, token_env, capsys
 ):
@@ -191,6 +205,8 @@ def test_run_delivers_reloads_config_and_stops_on_sigterm(
         )
         assert wait_for(lambda: len(bot_api.messages) == 2)
         assert "armswatch-test-keyword" in bot_api.messages[1].plain
+        daemon.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
         started = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0
@@ -201,6 +217,7 @@ def test_run_delivers_reloads_config_and_stops_on_sigterm(
     log = daemon.stderr.read()
     assert "event=config_rejected" in log and "'intervall'" in log
     assert "event=config_reloaded feeds=2" in log
+    assert "event=reload_requested reason=SIGHUP" in log
     assert bot_token not in log
 
 
