@@ -56,6 +56,7 @@ def free_port() -> int:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # the default 5 drops SYNs under load: 1 s client stalls
 
     def __init__(self, port: int, owner: _LocalServer) -> None:
         self.owner = owner

@@ -110,6 +110,42 @@ def test_feed_failure_is_logged_once_per_state_change(tmp_path, feed_server, cap
     assert feed_states(config)["F"].status == "ok"
 
 
+def test_permanent_redirect_is_followed_from_then_on(tmp_path, feed_server, token_env, bot_api):
+    feed_server.set("/new.xml", rss([seed_item()]))
+    feed_server.redirect("/old.xml", "/new.xml", 301)
+    config = write_config(
+        tmp_path / "c.toml", [("F", feed_server.url("/old.xml"))], bot_api.base_url
+    )
+    assert once(config) == 0
+    assert feed_states(config)["F"].moved_to == feed_server.url("/new.xml")
+    assert once(config) == 0
+    assert feed_server.hits("/old.xml") == 1 and feed_server.hits("/new.xml") == 2
+    assert len(bot_api.messages) == 1
+
+
+def test_a_feed_that_keeps_failing_is_reported_to_the_admin_chat(
+    tmp_path, feed_server, bot_api, token_env
+):
+    bot_api.add_chat(-100555, "armswatch_admins")
+    feed_server.set("/f.xml", rss(boring(1)))
+    feed_server.fail("/f.xml", 500)
+    config = write_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    text = (
+        config.read_text()
+        .replace("[telegram]\n", '[telegram]\nadmin_chat_id = "@armswatch_admins"\n')
+        .replace("[fetch]\n", "[fetch]\nreport_after = 2\n")
+    )
+    config.write_text(text)
+    for _ in range(4):
+        assert once(config) == 0
+    (report,) = bot_api.messages_for("@armswatch_admins")
+    assert "Feed F failed 2 times in a row: HTTP 500" in report.plain
+    feed_server.clear("/f.xml")
+    assert once(config) == 0
+    assert "Feed F works again" in bot_api.messages_for("@armswatch_admins")[-1].plain
+    assert bot_api.messages_for(CHAT) == []
+
+
 def test_telegram_down_keeps_alerts_queued_then_delivers_once(
     tmp_path, feed_server, bot_api, token_env, capsys
 ):

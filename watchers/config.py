@@ -24,6 +24,7 @@ DEFAULT_USER_AGENT = "armswatch/0.1 (+https://github.com/armswatch/armswatch; ne
 @dataclass(frozen=True)
 class TelegramConfig:
     chat_id: str | None = None
+    admin_chat_id: str | None = None  # where feed failures are reported
     token_env: str = "TELEGRAM_BOT_TOKEN"
     api_base_url: str | None = None
     link_preview: bool = False
@@ -38,6 +39,7 @@ class FetchConfig:
     user_agent: str = DEFAULT_USER_AGENT
     max_backoff: float = 6 * 3600.0
     concurrency: int = 20
+    report_after: int = 5  # failures in a row before the admin chat is told
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ Schema = dict[str, Callable[[Any], Any]]
 
 TELEGRAM: Schema = {
     "chat_id": _chat,
+    "admin_chat_id": _chat,
     "token_env": _text,
     "api_base_url": _url,
     "link_preview": _bool,
@@ -180,6 +183,7 @@ FETCH: Schema = {
     "user_agent": _text,
     "max_backoff": _positive_duration,
     "concurrency": _positive_int,
+    "report_after": _positive_int,
 }
 FEED: Schema = {"name": _text, "url": _url, "interval": _positive_duration}
 ENTITY: Schema = {

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from html import escape
 
 import httpx
 
@@ -79,8 +80,20 @@ class Pipeline:
 
     async def _poll(self, feed: Feed, state: FeedState, now: float):
         fetched = await fetch_feed(
-            self.client, feed.url, self.config.fetch, state.etag, state.last_modified
+            self.client,
+            state.moved_to or feed.url,
+            self.config.fetch,
+            state.etag,
+            state.last_modified,
         )
+        if fetched.moved_to and fetched.moved_to != state.moved_to:
+            log.warning(
+                "event=feed_moved feed=%s to=%s note='update its url in the config'",
+                feed.name,
+                fetched.moved_to,
+            )
+            state = replace(state, moved_to=fetched.moved_to)
+        self._report_recovery(feed, state, now)
         ok = replace(
             state, name=feed.name, failures=0, error="", last_poll=now, last_ok=now, next_poll=0.0
         )
@@ -171,7 +184,30 @@ class Pipeline:
             last_poll=now,
             next_poll=now + delay,
         )
+        if self._report_failure(feed, new_state, now):
+            new_state = replace(new_state, reported=True)
         return PollResult(feed.name, status, error=message), new_state
+
+    def _report_failure(self, feed: Feed, state: FeedState, now: float) -> bool:
+        """Tell the admin chat once when a feed has failed report_after times in a row."""
+        admin = self.config.telegram.admin_chat_id
+        if not admin or state.reported or state.failures < self.config.fetch.report_after:
+            return False
+        text = (
+            f"⚠️ Feed <b>{escape(feed.name)}</b> failed {state.failures} times in a row: "
+            f"{escape(state.error)}\n{escape(feed.url)}"
+        )
+        key = f"feed-failing:{feed.url}:{int(now)}"
+        self.store.record_items(feed.name, [], [QueuedAlert(key, admin, text)], now)
+        return True
+
+    def _report_recovery(self, feed: Feed, state: FeedState, now: float) -> None:
+        """Tell the admin chat when a feed it was told about works again."""
+        admin = self.config.telegram.admin_chat_id
+        if admin and state.reported:
+            text = f"✅ Feed <b>{escape(feed.name)}</b> works again."
+            key = f"feed-recovered:{feed.url}:{int(now)}"
+            self.store.record_items(feed.name, [], [QueuedAlert(key, admin, text)], now)
 
     def _backoff(self, feed: Feed, failures: int, retry_after: float | None) -> float:
         """Exponential back-off from the feed's interval, capped; Retry-After wins if longer."""

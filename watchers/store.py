@@ -33,6 +33,8 @@ class FeedState:
     last_ok: float = 0.0
     polled_once: bool = False
     items_total: int = 0
+    moved_to: str = ""  # where a permanent redirect pointed: fetched instead of url
+    reported: bool = False  # the admin was told this feed keeps failing
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,14 @@ class Store:
             return FeedState(url=url)
         row = rows[0]
         row["polled_once"] = bool(row["polled_once"])
-        return FeedState(**row)
+        row["reported"] = bool(row["reported"])
+        return FeedState(**{k: v for k, v in row.items() if v is not None})
 
     def save_feed_state(self, state: FeedState) -> None:
         """Write a feed's state."""
         row = asdict(state)
         row["polled_once"] = int(state.polled_once)
+        row["reported"] = int(state.reported)
         with self.db.atomic():
             self.db["feeds"].upsert(row, pk="url")
 
@@ -200,7 +204,8 @@ create unique index if not exists items_link on items(link) where link is not nu
 create table if not exists feeds (
     url text primary key, name text, etag text, last_modified text, body_hash text,
     status text, error text, failures integer, next_poll real, last_poll real,
-    last_ok real, polled_once integer, items_total integer);
+    last_ok real, polled_once integer, items_total integer, moved_to text,
+    reported integer);
 create table if not exists outbox (
     id integer primary key, item_id text not null, chat_id text not null,
     text text not null, status text not null, attempts integer not null default 0,
@@ -209,6 +214,18 @@ create table if not exists outbox (
     unique (item_id, chat_id));
 create index if not exists outbox_due on outbox(status, next_attempt);
 """
+
+
+ADDED_COLUMNS = {"feeds": {"moved_to": str, "reported": int}}
+
+
+def _add_missing_columns(db: sqlite_utils.Database) -> None:
+    """Bring a database made by an older version up to the current columns."""
+    for table, columns in ADDED_COLUMNS.items():
+        have = set(db[table].columns_dict)
+        for name, kind in columns.items():
+            if name not in have:
+                db[table].add_column(name, kind)
 
 
 def open_store(path: Path, timeout: float = 5.0) -> Store:
@@ -220,6 +237,7 @@ def open_store(path: Path, timeout: float = 5.0) -> Store:
         db.execute("pragma journal_mode = wal")
         db.execute("pragma synchronous = normal")
         db.conn.executescript(SCHEMA)
+        _add_missing_columns(db)
         db.execute("begin immediate")
         db.execute("rollback")
     except (sqlite3.Error, OSError) as exc:
