@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(config, args) -> int:
     from watchers.schedule import run_daemon
 
-    asyncio.run(run_daemon(config))
+    fatal = asyncio.run(run_daemon(config))
+    if fatal:
+        print(f"error: {fatal}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 

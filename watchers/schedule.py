@@ -35,6 +35,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.wake_delivery = asyncio.Event()
         self.feeds: dict[str, Feed] = {}
+        self.fatal: str | None = None  # why the daemon had to stop, if it had to
 
     async def run(self) -> None:
         """Schedule every feed, deliver continuously, and wait for a stop signal."""
@@ -67,6 +68,12 @@ class Daemon:
         """Stop scheduling and end `run`."""
         log.info("event=stopping reason=%s", why or "request")
         self.stopping.set()
+
+    def fail(self, why: str) -> None:
+        """Stop because state can no longer be recorded (the database failed)."""
+        log.error("event=fatal error=%r", why)
+        self.fatal = why
+        self.stop("fatal error")
 
     def schedule_feeds(self, feeds: tuple[Feed, ...]) -> None:
         """Add, reschedule or remove feed jobs to match the configured feeds."""
@@ -107,8 +114,7 @@ class Daemon:
         try:
             result = await self.app.pipeline.poll(feed, time.time())
         except ArmswatchError as exc:  # the store failed: nothing can be recorded, stop
-            log.error("event=fatal error=%r", str(exc))
-            self.stop("store error")
+            self.fail(str(exc))
             return
         if result.alerts:
             self.wake_delivery.set()
@@ -119,7 +125,7 @@ class Daemon:
             try:
                 await self.app.deliverer.deliver_due(until=time.time() + 3600)
             except ArmswatchError as exc:
-                log.error("event=delivery_failed error=%r", str(exc))
+                self.fail(str(exc))
             self.wake_delivery.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake_delivery.wait(), DELIVERY_TICK)
@@ -162,7 +168,9 @@ class Daemon:
         return True
 
 
-async def run_daemon(config: Config) -> None:
-    """`bot.py run`: the daemon until a stop signal."""
+async def run_daemon(config: Config) -> str | None:
+    """`bot.py run`: the daemon until a stop signal; the fatal error if one stopped it."""
     async with open_app(config) as app:
-        await Daemon(app, config.path).run()
+        daemon = Daemon(app, config.path)
+        await daemon.run()
+        return daemon.fatal

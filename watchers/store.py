@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -46,6 +48,19 @@ class QueuedAlert:
     text: str
 
 
+def _guarded(method: Callable) -> Callable:
+    """Turn SQLite errors into StoreError naming the database file."""
+
+    @functools.wraps(method)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {method.__name__} failed: {exc}") from exc
+
+    return guarded
+
+
 class Store:
     """SQLite state of armswatch; open with open_store()."""
 
@@ -57,6 +72,7 @@ class Store:
         self.db.close()
 
     # feeds ------------------------------------------------------------------
+    @_guarded
     def feed_state(self, url: str) -> FeedState:
         """The stored state of a feed, or a fresh one."""
         rows = list(self.db.query("select * from feeds where url = ?", [url]))
@@ -67,6 +83,7 @@ class Store:
         row["reported"] = bool(row["reported"])
         return FeedState(**{k: v for k, v in row.items() if v is not None})
 
+    @_guarded
     def save_feed_state(self, state: FeedState) -> None:
         """Write a feed's state."""
         row = asdict(state)
@@ -75,11 +92,13 @@ class Store:
         with self.db.atomic():
             self.db["feeds"].upsert(row, pk="url")
 
+    @_guarded
     def feed_states(self) -> list[FeedState]:
         """All stored feed states."""
         return [self.feed_state(r["url"]) for r in self.db.query("select url from feeds")]
 
     # items ------------------------------------------------------------------
+    @_guarded
     def unseen(self, items: Sequence[Item]) -> list[Item]:
         """The items whose id and link were never stored (the new ones), in order."""
         if not items:
@@ -104,21 +123,20 @@ class Store:
                 found |= {row[column] for row in self.db.query(sql, chunk)}
         return found
 
+    @_guarded
     def record_items(
         self, feed: str, items: Iterable[Item], alerts: Iterable[QueuedAlert], now: float
     ) -> int:
         """Store new items and their alerts in one transaction; return alerts queued."""
         item_rows = [_item_row(item, feed, now) for item in items]
         alert_rows = [_alert_row(alert, now) for alert in alerts]
-        try:
-            with self.db.atomic():
-                self.db["items"].insert_all(item_rows, ignore=True)
-                self.db["outbox"].insert_all(alert_rows, ignore=True)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot store items: {exc}") from exc
+        with self.db.atomic():
+            self.db["items"].insert_all(item_rows, ignore=True)
+            self.db["outbox"].insert_all(alert_rows, ignore=True)
         return len(alert_rows)
 
     # outbox -----------------------------------------------------------------
+    @_guarded
     def due_alerts(self, now: float, limit: int = 100) -> list[Alert]:
         """Alerts not yet accepted by Telegram whose next attempt is due, oldest first."""
         sql = (
@@ -127,27 +145,33 @@ class Store:
         )
         return [Alert(**row) for row in self.db.query(sql, [PENDING, SENDING, now, limit])]
 
+    @_guarded
     def undelivered_count(self) -> int:
         """How many alerts wait in the outbox."""
         sql = "select count(*) as n from outbox where status in (?, ?)"
         return next(self.db.query(sql, [PENDING, SENDING]))["n"]
 
+    @_guarded
     def mark_sending(self, alert_id: int, now: float) -> None:
         """Record an attempt before it is made, so a crash mid-send is visible."""
         self._update(alert_id, status=SENDING, attempts_inc=True, last_attempt=now)
 
+    @_guarded
     def mark_sent(self, alert_id: int, message_id: int | None, now: float) -> None:
         """Telegram accepted the alert."""
         self._update(alert_id, status=SENT, message_id=message_id, sent_at=now, error="")
 
+    @_guarded
     def mark_retry(self, alert_id: int, error: str, next_attempt: float) -> None:
         """The attempt failed for a passing reason; try again later."""
         self._update(alert_id, status=PENDING, error=error, next_attempt=next_attempt)
 
+    @_guarded
     def mark_failed(self, alert_id: int, error: str) -> None:
         """Telegram refused the alert for good."""
         self._update(alert_id, status=FAILED, error=error)
 
+    @_guarded
     def sent_since(self, chat_id: str, since: float) -> list[float]:
         """Times of sends (and attempts) to a chat since a moment, for pacing."""
         sql = (
@@ -157,15 +181,12 @@ class Store:
         return [row["t"] for row in self.db.query(sql, [chat_id, since])]
 
     def _update(self, alert_id: int, attempts_inc: bool = False, **values: object) -> None:
-        try:
-            with self.db.atomic():
-                if attempts_inc:
-                    self.db.execute(
-                        "update outbox set attempts = attempts + 1 where id = ?", [alert_id]
-                    )
-                self.db["outbox"].update(alert_id, values)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot update outbox: {exc}") from exc
+        with self.db.atomic():
+            if attempts_inc:
+                self.db.execute(
+                    "update outbox set attempts = attempts + 1 where id = ?", [alert_id]
+                )
+            self.db["outbox"].update(alert_id, values)
 
 
 def _item_row(item: Item, feed: str, now: float) -> dict:
