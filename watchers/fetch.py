@@ -1,20 +1,37 @@
 """One feed over HTTP: a deadline for the whole request, a size cap, conditional GET.
 
-httpx fetches (one shared AsyncClient, connection reuse, gzip, redirects); feedparser
-never touches the network, since its own fetching has no timeout.
+httpx fetches (one shared AsyncClient, connection reuse, redirects); feedparser never
+touches the network, since its own fetching has no timeout. Only http and https URLs
+are fetched, on every redirect hop too.
+
+The body is read raw and decompressed here, never more than the cap at a time: httpx's
+own decoder inflates a whole network chunk at once, and a 2 KB body sent with
+``Content-Encoding: gzip, gzip`` inflates to gigabytes in one call, blocking the event
+loop past every deadline. So only one layer of gzip or deflate is accepted.
+
+What a failed fetch raises (``FetchError.kind`` says why):
+
+    FetchError   url (not http/https) | timeout | redirect | too_big | encoding
+                 | tls | network | http_<code>
+    └── FeedGone  gone (410)
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import ssl
 import time
+import zlib
 from dataclasses import dataclass
 
 import httpx
 
 from watchers.config import FetchConfig
 from watchers.errors import FeedGone, FetchError
+
+SCHEMES = ("http", "https")
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ def make_client(config: FetchConfig) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=20),
         headers={
             "User-Agent": config.user_agent,
+            "Accept-Encoding": ACCEPT_ENCODING,
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
             "text/xml;q=0.9, */*;q=0.5",
         },
@@ -52,6 +70,7 @@ async def fetch_feed(
     client: httpx.AsyncClient, url: str, config: FetchConfig, etag: str = "", modified: str = ""
 ) -> FetchResult:
     """GET a feed within the deadline and size cap; FetchError says why it failed."""
+    _check_url(url)
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -66,8 +85,29 @@ async def fetch_feed(
         raise FetchError("too many redirects", "redirect") from exc
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})", "timeout") from exc
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}", "network") from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise FetchError(f"redirected to a URL that is not http(s): {exc}", "url") from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise FetchError(f"{type(exc).__name__}: {exc}", _network_kind(exc)) from exc
+
+
+def _check_url(url: str) -> None:
+    """Refuse anything but an absolute http(s) URL before any connection is made."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise FetchError(f"invalid URL: {exc}", "url") from exc
+    if parsed.scheme not in SCHEMES or not parsed.host:
+        raise FetchError(f"not an http(s) URL: {url[:100]!r}", "url")
+
+
+def _network_kind(exc: BaseException) -> str:
+    """'tls' when a TLS handshake failed somewhere in the chain, else 'network'."""
+    while exc is not None:
+        if isinstance(exc, ssl.SSLError):
+            return "tls"
+        exc = exc.__cause__ or exc.__context__
+    return "network"
 
 
 async def _get(client: httpx.AsyncClient, url: str, headers: dict, max_bytes: int) -> FetchResult:
@@ -88,16 +128,51 @@ async def _get(client: httpx.AsyncClient, url: str, headers: dict, max_bytes: in
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decompressed body, refused as soon as it would exceed max_bytes."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"body of {declared} bytes is over the {max_bytes} byte cap", "too_big")
+    inflate = _Inflater(response.headers.get("Content-Encoding", ""))
     chunks, size = [], 0
-    async for chunk in response.aiter_bytes():  # decompressed, so a gzip bomb hits the cap
+    async for raw in response.aiter_raw():
+        chunk = inflate(raw, max_bytes - size)
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"body is over the {max_bytes} byte cap", "too_big")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _Inflater:
+    """Undo one layer of gzip or deflate, yielding at most budget + 1 bytes per call."""
+
+    def __init__(self, content_encoding: str):
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise FetchError(f"unsupported Content-Encoding {content_encoding[:60]!r}", "encoding")
+        self.coding = codings[0] if codings else ""
+        wbits = zlib.MAX_WBITS | 16 if self.coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self.zlib = zlib.decompressobj(wbits)
+        self.started = False
+
+    def __call__(self, data: bytes, budget: int) -> bytes:
+        if not self.coding:
+            return data
+        try:
+            return self._inflate(data, budget)
+        except zlib.error as exc:
+            raise FetchError(f"corrupt {self.coding} body: {exc}", "encoding") from exc
+
+    def _inflate(self, data: bytes, budget: int) -> bytes:
+        limit = max(budget, 0) + 1  # one byte over the budget is enough to refuse the body
+        if self.coding == "deflate" and not self.started:
+            self.started = True
+            try:
+                return self.zlib.decompress(data, limit)
+            except zlib.error:  # some servers send raw deflate without the zlib header
+                self.zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self.zlib.decompress(data, limit)
 
 
 def _raise_for_status(response: httpx.Response) -> None:
