@@ -23,6 +23,7 @@ from watchers.models import Feed
 log = logging.getLogger("armswatch.schedule")
 
 DELIVERY_TICK = 5.0
+STOP_TIMEOUT = 2.0
 
 
 class Daemon:
@@ -36,6 +37,7 @@ class Daemon:
         self.wake_delivery = asyncio.Event()
         self.feeds: dict[str, Feed] = {}
         self.fatal: str | None = None  # why the daemon had to stop, if it had to
+        self.polling: set[asyncio.Task] = set()
 
     async def run(self) -> None:
         """Schedule every feed, deliver continuously, and wait for a stop signal."""
@@ -57,9 +59,11 @@ class Daemon:
         )
         await self.stopping.wait()
         self.scheduler.shutdown(wait=False)
-        for task in tasks:
+        # In-flight polls are abandoned: nothing of theirs was stored yet, or all of it was
+        # (one transaction per feed), so the next start redoes them safely.
+        for task in (*self.polling, *tasks):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait((*self.polling, *tasks), timeout=STOP_TIMEOUT)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("event=stopped queued=%d", self.app.pipeline.store.undelivered_count())
@@ -109,13 +113,20 @@ class Daemon:
     async def poll_feed(self, url: str) -> None:
         """The job of one feed: poll it, wake delivery when alerts were queued."""
         feed = self.feeds.get(url)
-        if feed is None or self.stopping.is_set():
+        task = asyncio.current_task()
+        if feed is None or self.stopping.is_set() or task is None:
             return
+        self.polling.add(task)
         try:
             result = await self.app.pipeline.poll(feed, time.time())
         except ArmswatchError as exc:  # the store failed: nothing can be recorded, stop
             self.fail(str(exc))
             return
+        except asyncio.CancelledError:
+            log.debug("event=poll_abandoned feed=%s", feed.name)
+            return
+        finally:
+            self.polling.discard(task)
         if result.alerts:
             self.wake_delivery.set()
 

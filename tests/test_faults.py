@@ -1,0 +1,167 @@
+"""The daemon under faults, caused for real: kill -9 loops, SIGTERM mid-cycle, floods, reloads."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import bot
+from tests.helpers import CHAT, TOKEN_ENV, boring, rss, seed_item, write_config
+from tests.servers import Fault
+
+ROOT = Path(__file__).resolve().parent.parent
+KILLS = 20
+
+
+def start_run(config: Path, token: str) -> subprocess.Popen:
+    env = dict(os.environ, **{TOKEN_ENV: token})
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def keyword_items(count: int) -> list[dict]:
+    return [{"guid": f"k{i}", "title": f"armswatch-test-keyword story {i}"} for i in range(count)]
+
+
+def fast_config(path: Path, feeds, api_url: str, extra: str = "") -> Path:
+    config = write_config(path, feeds, api_url, interval="1s")
+    config.write_text(config.read_text().replace("[telegram]\n", "[telegram]\nper_minute = 6000\n"))
+    return config
+
+
+def test_kill_9_loop_loses_nothing_and_repeats_at_most_the_in_flight_alert(
+    tmp_path, feed_server, bot_api, bot_token
+):
+    rng = random.Random(7)
+    feed_server.delay("/f.xml", 0.1)  # kills also land during fetches
+    config = fast_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    posted = 0
+    for _ in range(KILLS):
+        posted += 3
+        feed_server.set("/f.xml", rss(keyword_items(posted)))
+        bot_api.queue_errors(Fault.slow(0.3), method="sendMessage")  # and during sends
+        daemon = start_run(config, bot_token)
+        time.sleep(rng.uniform(0.4, 1.6))
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)
+    daemon = start_run(config, bot_token)
+    try:
+        delivered = lambda: {m.plain.split("\n")[0] for m in bot_api.messages}  # noqa: E731
+        assert wait_for(lambda: len(delivered()) == posted, timeout=60)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    counts = Counter(m.plain.split("\n")[0] for m in bot_api.messages)
+    assert len(counts) == posted  # nothing lost
+    duplicates = sum(counts.values()) - posted
+    print(f"kill -9 loop: kills={KILLS} alerts={posted} lost=0 duplicates={duplicates}")
+    assert duplicates <= KILLS  # at most the in-flight alert, per kill
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+        assert db.execute("select count(*) from outbox where status != 'sent'").fetchone() == (0,)
+
+
+def test_sigterm_during_a_busy_cycle_exits_quickly(tmp_path, feed_server, bot_api, bot_token):
+    feeds = []
+    for number in range(40):
+        feed_server.set(f"/f{number}.xml", rss(boring(20)))
+        feed_server.delay(f"/f{number}.xml", 3.0)
+        feeds.append((f"F{number}", feed_server.url(f"/f{number}.xml")))
+    feed_server.set("/seed.xml", rss([seed_item()]))
+    feeds.append(("Seed", feed_server.url("/seed.xml")))
+    config = fast_config(tmp_path / "c.toml", feeds, bot_api.base_url)
+    daemon = start_run(config, bot_token)
+    assert wait_for(lambda: len(bot_api.messages) == 1, timeout=20)
+    assert wait_for(lambda: feed_server.hits("/f0.xml") >= 1, timeout=10)
+    started = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=10) == 0
+    assert time.monotonic() - started < 3
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+
+
+def test_pacing_holds_across_a_restart_with_a_full_outbox(
+    tmp_path, feed_server, bot_api, monkeypatch, bot_token
+):
+    # Telegram's limit is 20 a minute per channel; scaled to 5 so the test stays short.
+    monkeypatch.setenv(TOKEN_ENV, bot_token)
+    bot_api.flood_limit(per_minute=5)
+    feed_server.set("/f.xml", rss(keyword_items(12)))
+    config = write_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    config.write_text(config.read_text().replace("[telegram]\n", "[telegram]\nper_minute = 5\n"))
+    assert bot.main(["--config", str(config), "once", "--wait", "2.5"]) == bot.EXIT_QUEUED
+    assert len(bot_api.messages) == 3  # one a second
+    assert bot.main(["--config", str(config), "once", "--wait", "4"]) == bot.EXIT_QUEUED
+    assert len(bot_api.messages) == 5  # the restart remembered the minute's sends
+    assert all(c.status != 429 for c in bot_api.calls)
+
+
+def test_removed_feed_stops_being_polled_and_new_one_starts_with_backfill(
+    tmp_path, feed_server, bot_api, bot_token
+):
+    feed_server.set("/a.xml", rss(boring(2)))
+    feed_server.set("/b.xml", rss([dict(seed_item(), age=3 * 24 * 60), *keyword_items(1)]))
+    path = tmp_path / "c.toml"
+    fast_config(path, [("A", feed_server.url("/a.xml"))], bot_api.base_url)
+    daemon = start_run(path, bot_token)
+    try:
+        assert wait_for(lambda: feed_server.hits("/a.xml") >= 2, timeout=15)
+        fast_config(path, [("B", feed_server.url("/b.xml"))], bot_api.base_url)
+        assert wait_for(lambda: len(bot_api.messages) == 1, timeout=15)
+        hits_after = feed_server.hits("/a.xml")
+        time.sleep(2.5)
+        assert feed_server.hits("/a.xml") <= hits_after + 1  # at most one poll in flight
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    (message,) = bot_api.messages_for(CHAT)
+    assert "armswatch-test-keyword" in message.plain  # the 3-day-old seed was backfilled
+
+
+@pytest.mark.parametrize("command", ["once", "run"])
+def test_locked_database_is_a_clear_error_and_exit_1(tmp_path, feed_server, command):
+    feed_server.set("/f.xml", rss(boring(1)))
+    config = write_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))])
+    sqlite3.connect(tmp_path / "state.db").close()
+    holder = sqlite3.connect(tmp_path / "state.db")
+    holder.execute("pragma journal_mode = wal")
+    holder.execute("begin exclusive")
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bot.py"), "--config", str(config), command],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=ROOT,
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert done.returncode == 1
+    assert "state.db: cannot open the database for writing" in done.stderr
+    assert "Traceback" not in done.stderr
