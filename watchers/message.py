@@ -41,10 +41,21 @@ def event_line(detection: Detection) -> str | None:
     recipient = ", ".join(detection.recipient) or "?"
     parts = [f"{supplier} → {recipient}"]
     if detection.weapons:
-        parts.append(", ".join(dict.fromkeys(w.name for w in detection.weapons[:4])))
+        parts.append(", ".join(weapon_names(detection)[:4]))
     if detection.status:
         parts.append(detection.status)
     return " · ".join(parts)
+
+
+def weapon_names(detection: Detection) -> list[str]:
+    """Weapon names without ones a longer name already says ("missiles" in "ballistic missiles")."""
+    names = list(dict.fromkeys(w.name for w in detection.weapons))
+    lowered = [n.lower() for n in names]
+    return [
+        name
+        for name, low in zip(names, lowered, strict=True)
+        if not any(low != other and low in other for other in lowered)
+    ]
 
 
 def format_alert(item: Item, matches: tuple[Match, ...], detection: Detection) -> str:
