@@ -83,3 +83,72 @@ def test_canonical_link(link, expected):
 
 def test_control_and_bidi_characters_are_dropped():
     assert html_to_text("a\u202eb\x07c\u200fd") == "abcd"
+
+
+RU = "Россия получила иранские ракеты"
+
+
+def feed_in(encoding: str, declaration: str = "", title: str = RU) -> bytes:
+    head = f'<?xml version="1.0" encoding="{declaration}"?>' if declaration else ""
+    return (head + rss(f"<item><guid>g</guid><title>{title}</title></item>").decode()[21:]).encode(
+        encoding
+    )
+
+
+@pytest.mark.parametrize(
+    "encoding,declaration,content_type",
+    [
+        ("cp1251", "windows-1251", "application/rss+xml"),
+        ("cp1251", "", "text/xml; charset=windows-1251"),
+        ("cp1251", "", "application/rss+xml"),  # nothing says so: guessed, not windows-1252
+        ("cp1251", "utf-8", "application/rss+xml"),  # declared wrongly
+        ("koi8-r", "", "text/xml"),
+        ("utf-8", "iso-8859-1", "application/xml"),
+        ("utf-16", "utf-16", "application/rss+xml; charset=utf-8"),  # the BOM beats the header
+        ("utf-16-be", "utf-16be", "application/xml; charset=utf-16be"),
+    ],
+)
+def test_encodings_give_readable_text(encoding, declaration, content_type):
+    body = feed_in(encoding, declaration)
+    (item,) = parse_feed(body, "s", {"Content-Type": content_type})
+    assert item.title == RU
+
+
+def test_western_legacy_text_is_not_taken_for_cyrillic():
+    title = "Élysée: la France livre des armes à l'Ukraine, déclaré mercredi"
+    (item,) = parse_feed(feed_in("cp1252", title=title), "s", {})
+    assert item.title == title
+
+
+@pytest.mark.parametrize(
+    "date,expected",
+    [
+        ("Tue, 01 Jan 2999 00:00:00 GMT", datetime(2025, 3, 1, 12, 0, tzinfo=UTC)),
+        ("Sat, 01 Mar 2025 11:00:00 GMT", datetime(2025, 3, 1, 11, 0, tzinfo=UTC)),
+        ("the day before yesterday", None),
+        ("Tue, 01 Jan 99999 00:00:00 GMT", None),
+    ],
+)
+def test_future_dates_are_clamped_to_now_and_bad_ones_dropped(date, expected):
+    body = rss(f"<item><guid>g</guid><title>t</title><pubDate>{date}</pubDate></item>")
+    now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    (item,) = parse_feed(body, "s", now=now)
+    assert item.published == expected
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (b"", "the body is empty"),
+        (b"  \n", "the body is empty"),
+        (b"<html><body><p>moved</body></html>", "not an RSS or Atom feed"),
+    ],
+)
+def test_not_a_feed_says_why(body, message):
+    with pytest.raises(ParseError, match=message):
+        parse_feed(body, "s")
+
+
+def test_joiners_are_kept_and_bidi_overrides_dropped():
+    persian = "می\u200cخواهد"
+    assert html_to_text(f"{persian} \u202eevil\u202c") == f"{persian} evil"

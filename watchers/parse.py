@@ -1,4 +1,20 @@
-"""Fetched bytes -> Items via feedparser: stable ids, plain text, UTC dates."""
+"""Fetched bytes -> Items via feedparser: stable ids, plain text, UTC dates.
+
+Hostile and broken input, decided here:
+- Encodings: feedparser gets the bytes and the Content-Type header. A byte-order mark
+  beats the header's charset (a UTF-16 feed served as ``charset=utf-8``). A body that is
+  neither what it declares nor UTF-8 falls back to windows-1252 inside feedparser; when
+  its high bytes read as Cyrillic words it is parsed again as windows-1251 or KOI8-R.
+- Malformed XML (truncated, control characters, undefined entities) still gives the
+  entries feedparser's lenient parser recovers; a body with no feed element at all is a
+  ParseError. Entity expansion is refused by expat and external entities are never
+  loaded (feedparser does neither), so neither can inflate or leak a file.
+- Dates: a date in the future is clamped to ``now`` (the fetch time), so a feed that
+  dates its items in 2999 cannot stay "newest" forever or slip past the backfill
+  window; an unparseable date is None.
+- Text: tags dropped, entities decoded, control and bidi-override characters removed,
+  titles clipped; links are http(s) only (a ``javascript:`` link becomes '').
+"""
 
 from __future__ import annotations
 
@@ -6,6 +22,7 @@ import calendar
 import hashlib
 import re
 import unicodedata
+import xml.sax
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import unescape
@@ -19,6 +36,11 @@ from watchers.models import Item
 
 MAX_TITLE = 1000
 MAX_SUMMARY = 3000
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_CYRILLIC_RUN = re.compile(rb"[\xc0-\xff]{3,}")
+_ASCII = bytes(range(0x80))
+_LOWER_1251 = bytes(range(0xE0, 0x100))
+_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners: Persian and emoji need them
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_\w+|ns_\w+|icid|ref)$")
 _SPACES = re.compile(r"\s+")
 _BLOCK_TAGS = {"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"}
@@ -66,7 +88,7 @@ def clean_text(text: str, limit: int = MAX_SUMMARY) -> str:
 
 def _is_printable(ch: str) -> bool:
     """Drop control and bidi-override characters; keep ordinary white space."""
-    if ch in "\n\t ":
+    if ch in "\n\t " or ch in _KEEP_FORMAT:
         return True
     category = unicodedata.category(ch)
     return category not in ("Cc", "Cf", "Cs", "Co", "Cn")
@@ -99,14 +121,16 @@ def item_id(guid: str, link: str, title: str) -> str:
     return "sha1:" + hashlib.sha1(f"{title}\n{link}".encode()).hexdigest()
 
 
-def _utc(entry: Mapping) -> datetime | None:
+def _utc(entry: Mapping, now: datetime) -> datetime | None:
+    """The entry's date in UTC, never later than now; None when it has no usable date."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = entry.get(key)
         if parsed:
             try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+                when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
             except (OverflowError, ValueError, OSError):
                 continue
+            return min(when, now)
     return None
 
 
@@ -119,7 +143,7 @@ def _text_of(entry: Mapping, key: str, limit: int) -> str:
     return html_to_text(value, limit)
 
 
-def entry_to_item(entry: Mapping, source: str) -> Item | None:
+def entry_to_item(entry: Mapping, source: str, now: datetime | None = None) -> Item | None:
     """One feedparser entry as an Item; None when it has neither title nor summary."""
     title = _text_of(entry, "title", MAX_TITLE)
     summary = _text_of(entry, "summary", MAX_SUMMARY)
@@ -132,22 +156,66 @@ def entry_to_item(entry: Mapping, source: str) -> Item | None:
         title=title or summary[:200],
         summary=summary if summary != title else "",
         link=link,
-        published=_utc(entry),
+        published=_utc(entry, now or datetime.now(UTC)),
         source=source,
     )
 
 
-def parse_feed(body: bytes, source: str, headers: Mapping[str, str] | None = None) -> list[Item]:
+def parse_feed(
+    body: bytes,
+    source: str,
+    headers: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> list[Item]:
     """Items of a feed document, unique by id; ParseError when it is not a feed."""
-    parsed = feedparser.parse(body, response_headers=dict(headers or {}))
-    if not parsed.entries and parsed.get("bozo") and not parsed.get("version"):
-        reason = parsed.get("bozo_exception")
-        raise ParseError(f"not a feed: {reason or 'no entries found'}")
+    now = now or datetime.now(UTC)
+    parsed = _feedparse(body, {k.lower(): v for k, v in (headers or {}).items()})
     if not parsed.entries and not parsed.get("version"):
-        raise ParseError("not an RSS or Atom feed (no channel or feed element)")
+        raise _not_a_feed(body, parsed)
     items: dict[str, Item] = {}
     for entry in parsed.entries:
-        item = entry_to_item(entry, source)
+        item = entry_to_item(entry, source, now)
         if item is not None and item.id not in items:
             items[item.id] = item
     return list(items.values())
+
+
+def _not_a_feed(body: bytes, parsed: feedparser.FeedParserDict) -> ParseError:
+    """Why a body without a feed element is not a feed: empty, or what the XML parser said."""
+    if not body.strip():
+        return ParseError("not a feed: the body is empty")
+    reason = parsed.get("bozo_exception")
+    detail = f": {reason}" if isinstance(reason, xml.sax.SAXParseException) else ""
+    return ParseError(f"not an RSS or Atom feed (no channel or feed element){detail}")
+
+
+def _feedparse(body: bytes, headers: dict[str, str]) -> feedparser.FeedParserDict:
+    """feedparser on the bytes, with the encoding fixes described at the top."""
+    if body.startswith(_BOMS) and "content-type" in headers:
+        headers["content-type"] = headers["content-type"].split(";")[0]  # the BOM wins
+    parsed = feedparser.parse(body, response_headers=headers)
+    if parsed.get("encoding") in ("windows-1252", "iso-8859-2"):
+        cyrillic = _cyrillic_codec(body)
+        if cyrillic:
+            headers["content-type"] = f"application/xml; charset={cyrillic}"
+            parsed = feedparser.parse(body, response_headers=headers)
+    return parsed
+
+
+def _cyrillic_codec(body: bytes) -> str | None:
+    """windows-1251 or koi8-r when most high bytes form runs of Cyrillic letters, else None.
+
+    Both put Cyrillic letters in 0xC0-0xFF, where Western text has a lone accented letter
+    per word; windows-1251 has its lower case in 0xE0-0xFF, KOI8-R in 0xC0-0xDF.
+    """
+    high = len(body.translate(None, _ASCII))
+    letters = b"".join(_CYRILLIC_RUN.findall(body))
+    if not high or len(letters) < high / 2:
+        return None
+    try:
+        body.decode("utf-8")
+        return None  # valid UTF-8: feedparser's choice stands
+    except UnicodeDecodeError:
+        pass
+    upper = len(letters.translate(None, _LOWER_1251))
+    return "windows-1251" if len(letters) - upper >= upper else "koi8-r"
