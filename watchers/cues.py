@@ -2,8 +2,10 @@
 
 ``cues.tsv`` lists transfer verbs and nouns with their direction (``out``: the subject
 supplies; ``in``: the subject receives; ``ask``: the subject requests; ``deal``: no
-direction; ``weak``: vaguer help words), status words, negative context (``neg_*``) and
-the prepositions read before an actor (``to``, ``from``, ``by``, ``with``).
+direction; ``weak``: vaguer help words; ``noun`` and ``aid``: transfer and aid nouns),
+status words, negative context (``neg_*``) and the prepositions read before an actor
+(``to``, ``from``, ``by``, ``with``). The detector adds one kind of its own, ``implied``:
+a weapon followed by "to"/"for" and an actor ("arms to Russia") is a transfer cue.
 ``deals.tsv`` lists named programmes whose mention is itself a transfer (AUKUS).
 Both are validated at load; errors name the file and line.
 """
@@ -20,16 +22,17 @@ from watchers.entities import DATA_DIR, parse_aliases, read_tsv
 from watchers.errors import ConfigError
 
 STATUSES = ("requested", "negotiating", "planned", "approved", "signed", "delivered", "blocked")
-TRANSFER_KINDS = ("out", "noun", "in", "ask", "deal", "weak")
-MATCHED_KINDS = (*TRANSFER_KINDS, "status", "neg_combat", "neg_test", "neg_domestic")
-MATCHED_KINDS += ("neg_trade", "neg_peace", "neg_other", "mask")
+TRANSFER_KINDS = ("out", "noun", "aid", "in", "ask", "deal", "weak", "meet", "implied")
+NEGATIVE_KINDS = ("neg_combat", "neg_test", "neg_domestic", "neg_trade", "neg_peace")
+NEGATIVE_KINDS += ("neg_other", "neg_civil")
+MATCHED_KINDS = (*TRANSFER_KINDS[:-1], "status", *NEGATIVE_KINDS, "mask")
 GAP_KINDS = ("to", "from", "by", "with")
 
-_SENTENCE_END = re.compile(
-    r"(?<!\bU\.S\.)(?<!\bU\.K\.)(?<!\bU\.N\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)"
-    r"(?<!\bSen\.)(?<!\bRep\.)(?<!\bGen\.)(?<=[.!?])[\"'”’»]?\s+(?=[\"'“‘«(]?[^\W\d_a-zа-яіїєґ])"
-    r"|\n+"
-)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’»]?\s+(?=[\"'“‘«(]?[^\W\d_a-zа-яіїєґ])|\n+")
+_LAST_WORD = re.compile(r"(?:^|\s)([^\s]+)$")
+_ABBREVIATIONS = "u.s. u.k. u.n. e.u. u.s.a. mr. ms. mrs. dr. st. sen. rep. gen. gov. lt. col."
+_ABBREVIATIONS += " sgt. capt. adm. maj. prof. jr. sr. inc. corp. co. ltd. no. vs. jan. feb. aug."
+ABBREVIATIONS = frozenset((_ABBREVIATIONS + " sept. oct. nov. dec. p.m. a.m. d.c.").split())
 
 
 @dataclass(frozen=True)
@@ -102,9 +105,20 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) spans of the sentences of a text; a title line is its own sentence."""
     spans, start = [], 0
     for m in _SENTENCE_END.finditer(text):
+        if text[m.start()] != "\n" and is_abbreviation(text, m.start()):
+            continue
         if text[start : m.start()].strip():
             spans.append((start, m.start()))
         start = m.end()
     if text[start:].strip():
         spans.append((start, len(text)))
     return spans
+
+
+def is_abbreviation(text: str, end: int) -> bool:
+    """Whether the word ending at `end` is an abbreviation or an initial ("U.S.", "J.")."""
+    word = _LAST_WORD.search(text, max(0, end - 12), end)
+    if word is None:
+        return False
+    token = word.group(1).lstrip("\"'“‘«(").casefold()
+    return token in ABBREVIATIONS or (len(token) == 2 and token[0].isalpha())

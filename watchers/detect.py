@@ -4,43 +4,70 @@ Each sentence is read as a row of marks: actors and weapons (from the gazetteer)
 cues (watchers/data/cues.tsv, see watchers/cues.py) and negative context. Each actor takes
 a slot against its nearest transfer cue (watchers/slots.py: subj, obj, to, from, by, with,
 mod, owner) and the cue's direction turns slots into roles: "X supplies W to Y", "Y buys W
-from X", "Y asks X for W", "W sent to Y by X", "Iranian drones for Russia". When nothing
-names the supplier, a weapon's maker country named in the sentence does ("Su-35 ... made
-in Russia"). Named programmes (deals.tsv: AUKUS) are transfers with known roles.
+from X", "Y asks X for W", "W sent to Y by X", "Iranian drones for Russia", "US aid to
+Ukraine". When nothing names the supplier, a weapon's maker country named in the sentence
+does ("Su-35 ... made in Russia"). Named programmes (deals.tsv: AUKUS) are transfers with
+known roles. Partners of an undirected cue ("Putin and Kim discuss weapons") take the side
+another sentence of the item gives them ("Russia seeks weaponry"); a sentence opening with
+"They" stands for the actors the sentence before opens with.
 
-Score (0..1; 0.5 is the alert threshold), per sentence: a transfer cue and a weapon 0.4
-(0.25 for a weak cue such as "support"); plus 0.35 when supplier and recipient are both
-found and differ, 0.15 for one side; plus 0.1 in the title; minus 0.15-0.25 per kind of
-non-transfer context (combat, test, domestic production, trade, peace talks, arms
-control). The item takes its best sentence, plus 0.05 per other supporting sentence (up to
-two). A supplier equal to the recipient (a country buying from its own industry) counts
-as no roles.
+Kinds of story read as transfers (the label guide counts deals, requests, refusals and
+blocking): a transfer cue and a weapon; a state's aid to another with no weapon named
+("Congress debates aid for Ukraine": military aid), unless the item speaks of civil aid
+(humanitarian, economic, reconstruction); talks about weapons or an arms deal. A denial
+("Iran denies supplying drones to Russia") is read as a transfer claim, status blocked.
+
+Score (0..1; 0.5 is the alert threshold), per sentence: a transfer cue and a weapon 0.3
+(0.2 for a weak cue such as "support", or a bare "arms to Russia"); an aid noun with no
+weapon 0.2, kept only when a country supplies it to another; plus 0.3 when supplier and
+recipient are both found, differ and one came from a directed slot, 0.08 for one side;
+plus 0.1 in the title; minus 0.15-0.25 per kind of non-transfer context (combat, test,
+domestic production, trade, peace talks, arms control, civil aid) in a clause holding a
+transfer cue. The item takes its best sentence, plus 0.05 per other supporting sentence
+(up to two). A supplier equal to the recipient (a country buying from its own industry)
+counts as no roles.
 """
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from watchers.cues import STATUSES, TRANSFER_KINDS, CueBook, load_cuebook, split_sentences
 from watchers.entities import Gazetteer
 from watchers.errors import ConfigError
 from watchers.models import Detection, Weapon
-from watchers.slots import Mark, find_slots, slot_before_weapon
+from watchers.slots import (
+    Mark,
+    clause_of,
+    clause_starts,
+    find_slots,
+    implied_cues,
+    is_recipient_like,
+    leading_actors,
+    pronoun_subject,
+    slot_before_weapon,
+)
 from watchers.textmatch import Hit, PhraseMatcher, longest_first
 
 SLOT_ROLES = {  # cue kind -> slot -> S (supplier), R (recipient), P (partner: either side)
-    "out": {"subj": "S", "obj": "R", "to": "R", "from": "S", "by": "S", "with": "P"},
-    "in": {"subj": "R", "obj": "S", "to": "R", "from": "S", "by": "R", "with": "P"},
-    "ask": {"subj": "R", "obj": "S", "to": "S", "from": "R", "by": "R", "with": "P"},
+    "out": {"subj": "S", "obj": "R", "to": "R", "from": "S", "by": "S"},
+    "in": {"subj": "R", "obj": "S", "to": "R", "from": "S", "by": "R"},
+    "ask": {"subj": "R", "obj": "S", "to": "S", "from": "R", "by": "R"},
     "deal": {"subj": "P", "obj": "P", "to": "R", "from": "S", "by": "P", "with": "P"},
 }
 SLOT_ROLES["weak"] = SLOT_ROLES["out"]
-SLOT_ROLES["noun"] = SLOT_ROLES["out"] | {"prenoun": "R"}
+SLOT_ROLES["implied"] = {"to": "R", "from": "S", "by": "S", "with": "P"}  # no subject
+SLOT_ROLES["noun"] = SLOT_ROLES["aid"] = SLOT_ROLES["out"] | {"prenoun": "R"}
 SLOT_ROLES["deal"]["prenoun"] = "R"
-BASE_SCORE, WEAK_SCORE = 0.3, 0.2  # a transfer cue and a weapon in one sentence
+SLOT_ROLES["meet"] = {"subj": "P", "obj": "P", "with": "P"}  # partners only, no evidence
+BASE_SCORE, WEAK_SCORE, AID_SCORE = 0.3, 0.2, 0.2  # a cue and a weapon; an aid noun alone
 BOTH_ROLES_SCORE, ONE_ROLE_SCORE = 0.3, 0.08
 TITLE_SCORE, SUPPORT_SCORE = 0.1, 0.05
+FILL_SCORE, FILL_KINDS = 0.1, ("out", "noun")  # a missing side from the item
+_OWN_COUNTRY = re.compile(r"\b(?:his|her|their) (?:own )?country\b", re.IGNORECASE)
 STATUS_ORDER = ("blocked", "approved", "signed", "requested", "negotiating", "delivered")
 NEGATIVE_WEIGHT = {"neg_combat": 0.15, "neg_test": 0.2, "neg_domestic": 0.15}
 NEGATIVE_WEIGHT |= {"neg_trade": 0.15, "neg_peace": 0.2, "neg_other": 0.25}
@@ -51,13 +78,18 @@ class Reading:
     """What one sentence says: evidence, roles, weapons, status and reasons."""
 
     index: int
-    score: float = 0.0
+    evidence: float = 0.0  # cue, weapon, title and context, before the roles
+    score: float = 0.0  # evidence plus roles, set once the item's roles are settled
     suppliers: list[str] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
+    partners: list[str] = field(default_factory=list)  # either side, not yet settled
     weapons: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     directed: bool = False  # a role came from a directed slot, not only "with"/"deal"
+    aid_only: bool = False  # an aid noun and no weapon: needs a state on both sides
+    cue_kind: str = ""  # the kind of the cue that gave the evidence
+    aid_linked: bool = False  # an actor is named "aid to X", "X aid": aid as a noun
 
 
 class Detector:
@@ -66,7 +98,10 @@ class Detector:
     def __init__(self, gazetteer: Gazetteer, cuebook: CueBook | None = None):
         self.gazetteer = gazetteer
         self.cuebook = cuebook or load_cuebook()
-        self.regions = frozenset(n for n, e in gazetteer.entities.items() if e.kind == "region")
+        kinds = {name: entity.kind for name, entity in gazetteer.entities.items()}
+        self.regions = frozenset(n for n, k in kinds.items() if k == "region")
+        self.countries = frozenset(n for n, k in kinds.items() if k == "country")
+        self.weapon_names = frozenset(n for n, k in kinds.items() if k == "weapon")
         for programme in self.cuebook.programmes:
             names = (*programme.suppliers, *programme.recipients, programme.weapon)
             unknown = [n for n in names if gazetteer.get(n) is None]
@@ -79,19 +114,69 @@ class Detector:
 
     def detect(self, text: str, hits: Sequence[Hit]) -> Detection:
         """Score one text (title + "\\n" + summary) from the shared matcher's hits."""
-        if not could_be_transfer(hits):
+        if not self.could_be_transfer(hits):
             return Detection()
-        marks = self.mark_text(hits)
-        readings = []
-        for index, (start, end) in enumerate(split_sentences(text)):
-            sentence = [m for m in marks if start <= m.start < end]
-            reading = self.read_sentence(text, index, sentence)
-            if reading.score > 0 or reading.suppliers or reading.recipients:
+        marks = self.mark_text(text, hits)
+        starts = [m.start for m in marks]
+        readings, previous = [], []
+        for index, span in enumerate(split_sentences(text)):
+            first, last = bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1])
+            sentence = resolve_own_country(text, span, marks[first:last])
+            reading = self.read_sentence(text, index, span, sentence, previous)
+            if reading.evidence > 0 or reading.suppliers or reading.recipients or reading.partners:
                 readings.append(reading)
-        origins = [m.value for m in marks if m.kind == "actor" and is_origin(text, m, marks)]
-        return combine_readings(readings, self.weapon, origins)
+            previous = sentence
+        civil = any(m.kind == "neg_civil" for m in marks)
+        settle_item(readings, self.countries, civil)
+        origin_marks = [m for m in marks if m.kind == "actor" and is_origin(text, m, marks)]
+        detection = combine_readings(readings, self.weapon, [m.value for m in origin_marks])
+        others = [m.value for m in marks if m.kind == "actor" and is_recipient_like(text, m)]
+        return self.fill_recipient(detection, readings, others)
 
-    def mark_text(self, hits: Sequence[Hit]) -> list[Mark]:
+    def fill_recipient(
+        self, detection: Detection, readings: list[Reading], others: list[str | None]
+    ) -> Detection:
+        """A supply with no recipient named takes one named elsewhere in the item.
+
+        "War in Ukraine: ..., UK to supply tanks": Ukraine receives. Only for a supplier
+        found by a supply verb or noun, from the actors named the way a recipient is ("in
+        X", "for X", "X's"), and not when the supplier makes every weapon named (a force
+        deploying its own: "Russia says Su-27 jet sent to ...").
+        """
+        best = max(readings, key=lambda r: (r.score, -r.index), default=None)
+        if best is None or best.cue_kind not in FILL_KINDS or not best.directed:
+            return detection
+        if not detection.supplier or detection.recipient:
+            return detection
+        makers = {getattr(self.gazetteer.get(w.name), "country", None) for w in detection.weapons}
+        if makers <= set(detection.supplier):
+            return detection
+        taken = {*detection.supplier, *self.regions, None}
+        actor = next((a for a in others if a not in taken), None)
+        if actor is None:
+            return detection
+        reasons = (*detection.reasons, f"recipient {actor}: named elsewhere in the item")
+        score = round(min(1.0, detection.score + FILL_SCORE), 3)
+        return replace(detection, score=score, recipient=(actor,), reasons=reasons)
+
+    def could_be_transfer(self, hits: Sequence[Hit]) -> bool:
+        """Cheap pre-check: a programme, a transfer cue and an entity, or an actor and a weapon."""
+        cue = entity = weapon = actor = False
+        for hit in hits:
+            key = hit.key
+            if not isinstance(key, tuple) or len(key) < 2:
+                continue
+            if key[0] == "cue":
+                if key[1] == "programme":
+                    return True
+                cue = cue or (key[1] in TRANSFER_KINDS and key[1] != "meet")
+            elif key[0] == "entity":
+                entity = True
+                is_weapon = key[1] in self.weapon_names
+                weapon, actor = weapon or is_weapon, actor or not is_weapon
+        return (cue and entity) or (weapon and actor)
+
+    def mark_text(self, text: str, hits: Sequence[Hit]) -> list[Mark]:
         """Actor, weapon and cue marks from the hits, overlaps resolved within each family."""
         marks = []
         for mention in self.gazetteer.mentions(hits):
@@ -104,9 +189,13 @@ class Detector:
         cues = [h for h in hits if isinstance(h.key, tuple) and h.key[:1] == ("cue",)]
         for hit in longest_first(cues):
             marks.append(Mark(hit.start, hit.end, hit.key[1], hit.key[2]))
+        marks.sort(key=lambda m: (m.start, -m.end))
+        marks += implied_cues(text, marks)
         return sorted(marks, key=lambda m: (m.start, -m.end))
 
-    def read_sentence(self, text: str, index: int, marks: list[Mark]) -> Reading:
+    def read_sentence(
+        self, text: str, index: int, span: tuple[int, int], marks: list[Mark], previous: list
+    ) -> Reading:
         """Evidence, roles and status in one sentence."""
         reading = Reading(index)
         weapons = [m.value for m in marks if m.kind == "weapon" and m.value]
@@ -117,25 +206,21 @@ class Detector:
             self.read_programme(reading, mark.value)
         if cues:
             assign_roles(reading, text, marks, self.cuebook.gap_words)
+            if pronoun_subject(text, span[0]):
+                add_partners(reading, leading_actors(text, previous))
             reading.recipients = [r for r in reading.recipients if r not in self.regions]
             self.add_maker_supplier(reading, marks)
-        if weapons and cues:
-            strong = [c for c in cues if c.kind != "weak"]
-            reading.score += BASE_SCORE if strong else WEAK_SCORE
-            cue = (strong or cues)[0]
-            quoted = text[cue.start : cue.end]
-            reading.reasons.insert(0, f"transfer cue '{quoted}' in sentence {index + 1}")
-        if reading.score == 0:
+            reading.evidence = max(reading.evidence, cue_evidence(reading, text, cues, weapons))
+        if reading.evidence == 0:
             return reading
-        score_roles(reading)
-        reading.score += TITLE_SCORE if index == 0 else 0.0
-        penalise_context(reading, marks)
+        reading.evidence += TITLE_SCORE if index == 0 else 0.0
+        penalise_context(reading, text, span, marks)
         return reading
 
     def read_programme(self, reading: Reading, name: str | None) -> None:
         """A named programme is a transfer with its own roles and weapon."""
         programme = next(p for p in self.cuebook.programmes if p.name == name)
-        reading.score = max(reading.score, BASE_SCORE)
+        reading.evidence = max(reading.evidence, BASE_SCORE)
         reading.directed = True
         reading.suppliers += [s for s in programme.suppliers if s not in reading.suppliers]
         reading.recipients += [r for r in programme.recipients if r not in reading.recipients]
@@ -151,8 +236,8 @@ class Detector:
             entity = self.gazetteer.get(name)
             maker = entity.country if entity else None
             if maker in actors:
-                partners = [*reading.suppliers, *reading.recipients]
-                reading.suppliers = [maker]
+                partners = [*reading.suppliers, *reading.recipients, *reading.partners]
+                reading.suppliers, reading.partners = [maker], []
                 reading.recipients = [p for p in partners if p != maker] or reading.recipients
                 reading.directed = True
                 reading.reasons.append(f"supplier {maker}: maker of {name}")
@@ -164,60 +249,133 @@ class Detector:
         return Weapon(name, entity.category if entity and entity.category else "other")
 
 
-def could_be_transfer(hits: Sequence[Hit]) -> bool:
-    """Cheap pre-check: a named programme, or a transfer cue and some entity."""
-    keys = [h.key for h in hits if isinstance(h.key, tuple) and len(h.key) > 1]
-    if any(k[:2] == ("cue", "programme") for k in keys):
-        return True
-    cue = any(k[0] == "cue" and k[1] in TRANSFER_KINDS for k in keys)
-    return cue and any(k[0] == "entity" for k in keys)
+def resolve_own_country(text: str, span: tuple[int, int], marks: list[Mark]) -> list[Mark]:
+    """ "his country" names the country of the sentence's first actor ("Zelensky ... his")."""
+    first = next((m for m in marks if m.kind == "actor" and m.value), None)
+    found = list(_OWN_COUNTRY.finditer(text, *span))
+    if first is None or not found:
+        return marks
+    own = [Mark(m.start(), m.end(), "actor", first.value) for m in found if m.start() > first.end]
+    return sorted([*marks, *own], key=lambda m: (m.start, -m.end))
+
+
+def cue_evidence(reading: Reading, text: str, cues: list[Mark], weapons: list[str]) -> float:
+    """The evidence of a sentence's cues: with a weapon, or an aid noun alone."""
+    cues = [c for c in cues if c.kind != "meet"]
+    if not cues:
+        return 0.0
+    strong = [c for c in cues if c.kind not in ("weak", "implied")]
+    if weapons:
+        score, cue = (BASE_SCORE if strong else WEAK_SCORE), (strong or cues)[0]
+    else:
+        aid = [c for c in cues if c.kind == "aid"]
+        if not aid:
+            return 0.0
+        score, cue, reading.aid_only = AID_SCORE, aid[0], True
+    reading.cue_kind = cue.kind
+    quoted = text[cue.start : cue.end]
+    reading.reasons.insert(0, f"transfer cue '{quoted}' in sentence {reading.index + 1}")
+    return score
 
 
 def assign_roles(reading: Reading, text: str, marks: list[Mark], preps: dict[str, str]) -> None:
     """Turn each actor's slot against its nearest cue into a supplier/recipient vote."""
     votes: dict[str, dict[str, float]] = {}
-    for slot in find_slots(text, marks, preps):
+    slots = find_slots(text, marks, preps)
+    given_to = {s.cue for s in slots if s.slot == "to"}  # "US aid to Ukraine": US supplies
+    for slot in slots:
         role = {"mod": "S", "owner": "R"}.get(slot.slot) or SLOT_ROLES[slot.cue.kind].get(slot.slot)
+        if slot.slot == "prenoun" and slot.cue in given_to and slot.cue.kind != "deal":
+            role = "S"
+        if slot.cue.kind in ("out", "noun") or (slot.cue.kind == "aid" and slot.slot != "obj"):
+            reading.aid_linked = True  # aid as a noun, not "groups funding Putin's war"
         if role and slot.actor.value:
             actor_votes = votes.setdefault(slot.actor.value, {})
             actor_votes[role] = actor_votes.get(role, 0.0) + slot.weight
             reading.directed = reading.directed or role != "P"
             cue = text[slot.cue.start : slot.cue.end]
             reading.reasons.append(f"{slot.slot} {slot.actor.value} -> {role} ('{cue}')")
-    settle_roles(reading, votes)
-
-
-def settle_roles(reading: Reading, votes: dict[str, dict[str, float]]) -> None:
-    """Each actor takes its best-voted role; partners fill a missing side."""
-    partners = []
     for actor, roles in votes.items():
-        role = max(roles, key=lambda r: roles[r])
-        {"S": reading.suppliers, "R": reading.recipients, "P": partners}[role].append(actor)
-    for actor in partners:
+        directed = {r: v for r, v in roles.items() if r != "P"}  # a side beats "partner"
+        role = max(directed or roles, key=lambda r: roles[r])
+        {"S": reading.suppliers, "R": reading.recipients, "P": reading.partners}[role].append(actor)
+
+
+def add_partners(reading: Reading, actors: list[str]) -> None:
+    """Actors a pronoun subject stands for join the sentence as partners."""
+    taken = {*reading.suppliers, *reading.recipients, *reading.partners}
+    reading.partners += [a for a in actors if a not in taken]
+    if actors:
+        reading.reasons.append(f"'they' = {', '.join(actors)}")
+
+
+def item_sides(readings: list[Reading]) -> dict[str, str]:
+    """The side each actor takes in the item's directed readings, when it is one side only."""
+    sides: dict[str, set[str]] = {}
+    for reading in (r for r in readings if r.directed):
+        for actor in reading.suppliers:
+            sides.setdefault(actor, set()).add("S")
+        for actor in reading.recipients:
+            sides.setdefault(actor, set()).add("R")
+    return {actor: side.pop() for actor, side in sides.items() if len(side) == 1}
+
+
+def settle_partners(reading: Reading, sides: dict[str, str]) -> None:
+    """Partners take the side the item gives them, then fill a missing side in turn."""
+    leftover = []
+    for actor in reading.partners:
+        side = sides.get(actor)
+        if side:
+            (reading.suppliers if side == "S" else reading.recipients).append(actor)
+            reading.directed = True
+            reading.reasons.append(f"{actor} -> {side} from the rest of the item")
+        else:
+            leftover.append(actor)
+    for actor in leftover:
         if not reading.suppliers:
             reading.suppliers.append(actor)
         elif not reading.recipients:
             reading.recipients.append(actor)
+    reading.partners = []
 
 
-def score_roles(reading: Reading) -> None:
-    """Add the role evidence to a sentence's score; a self-transfer counts as none."""
+def settle_item(readings: list[Reading], countries: frozenset[str], civil: bool) -> None:
+    """Settle every reading's roles against the item, then score it."""
+    sides = item_sides(readings)
+    for reading in readings:
+        settle_partners(reading, sides)
+        roles = score_roles(reading)
+        if reading.aid_only and (civil or roles < BOTH_ROLES_SCORE or not reading.aid_linked):
+            reading.reasons.append("aid with no weapon: civil, or not between two states")
+            reading.evidence = 0.0
+        elif reading.aid_only and not countries.intersection(reading.suppliers):
+            reading.evidence = 0.0
+        reading.score = reading.evidence + roles if reading.evidence > 0 else 0.0
+
+
+def score_roles(reading: Reading) -> float:
+    """The role evidence of a sentence; a self-transfer counts as none."""
     shared = set(reading.suppliers) & set(reading.recipients)
     if shared:
         reading.suppliers = [s for s in reading.suppliers if s not in shared]
         reading.recipients = [r for r in reading.recipients if r not in shared]
         reading.reasons.append(f"same actor on both sides: {', '.join(sorted(shared))}")
     if reading.suppliers and reading.recipients and reading.directed:
-        reading.score += BOTH_ROLES_SCORE
-    elif reading.suppliers or reading.recipients:
-        reading.score += ONE_ROLE_SCORE
+        return BOTH_ROLES_SCORE
+    return ONE_ROLE_SCORE if reading.suppliers or reading.recipients else 0.0
 
 
-def penalise_context(reading: Reading, marks: list[Mark]) -> None:
-    """Lower the score for each kind of non-transfer context in the sentence."""
-    both = reading.suppliers and reading.recipients and reading.directed
-    for kind in dict.fromkeys(m.kind for m in marks if m.kind in NEGATIVE_WEIGHT):
-        reading.score -= NEGATIVE_WEIGHT[kind] * (0.5 if both else 1.0)
+def penalise_context(reading: Reading, text: str, span: tuple[int, int], marks: list[Mark]) -> None:
+    """Lower the score for each kind of non-transfer context in a clause holding a cue."""
+    starts = clause_starts(text, *span)
+    cues = [m for m in marks if m.kind in TRANSFER_KINDS or m.kind == "programme"]
+    near = {clause_of(starts, m.start) for m in cues}
+    sides = {*reading.suppliers, *reading.recipients, *reading.partners}
+    both = reading.directed and len(sides) > 1
+    negatives = [m for m in marks if m.kind in NEGATIVE_WEIGHT]
+    found = [m.kind for m in negatives if not near or clause_of(starts, m.start) in near]
+    for kind in dict.fromkeys(found):
+        reading.evidence -= NEGATIVE_WEIGHT[kind] * (0.5 if both else 1.0)
         reading.reasons.append(f"{kind[4:]} context in sentence {reading.index + 1}")
 
 
@@ -244,6 +402,8 @@ def combine_readings(
         suppliers = list(dict.fromkeys(o for o in origins if o not in recipients))
         score += ONE_ROLE_SCORE if suppliers else 0.0
     weapons = dict.fromkeys(w for r in [best, *others] for w in r.weapons)
+    if best.aid_only and not weapons:
+        weapons = {"military aid": None}
     reasons = [f"score {best.score:.2f} from sentence {best.index + 1}", *best.reasons]
     if suppliers:
         reasons.append(f"supplier {', '.join(suppliers)}")
