@@ -1,6 +1,7 @@
 """One feed over real HTTP: conditional GET, caps and deadlines, errors by kind."""
 
 import gzip
+import zlib
 
 import pytest
 
@@ -104,3 +105,63 @@ async def test_connection_refused_is_a_network_error(free_port):
 )
 def test_parse_retry_after(value, seconds):
     assert parse_retry_after(value, now=100.0) == seconds
+
+
+async def test_nested_gzip_is_refused_before_it_inflates(feed_server):
+    # 20 MB gzipped twice is ~300 bytes; httpx's own decoder would inflate it in one call
+    bomb = gzip.compress(gzip.compress(b"\0" * 20_000_000, compresslevel=1))
+    feed_server.gzip = False
+    feed_server.set("/bomb.xml", bomb, headers={"Content-Encoding": "gzip, gzip"})
+    with pytest.raises(FetchError, match="unsupported Content-Encoding") as caught:
+        await fetch(feed_server.url("/bomb.xml"))
+    assert caught.value.kind == "encoding"
+
+
+@pytest.mark.parametrize(
+    "encoding,body,expected",
+    [
+        ("deflate", zlib.compress(b"<rss>zlib</rss>"), b"<rss>zlib</rss>"),
+        ("deflate", zlib.compress(b"<rss>raw</rss>", wbits=-15), b"<rss>raw</rss>"),
+        ("x-gzip", gzip.compress(b"<rss>x</rss>"), b"<rss>x</rss>"),
+        ("identity", b"<rss>plain</rss>", b"<rss>plain</rss>"),
+    ],
+)
+async def test_content_encodings_are_undone(feed_server, encoding, body, expected):
+    feed_server.gzip = False
+    feed_server.set("/f.xml", body, headers={"Content-Encoding": encoding})
+    assert (await fetch(feed_server.url("/f.xml"))).body == expected
+
+
+@pytest.mark.parametrize(
+    "encoding,body,message",
+    [("br", b"x", "unsupported"), ("gzip", b"\x1f\x8b not gzip", "corrupt gzip")],
+)
+async def test_bad_content_encoding_is_an_error(feed_server, encoding, body, message):
+    feed_server.gzip = False
+    feed_server.set("/f.xml", body, headers={"Content-Encoding": encoding})
+    with pytest.raises(FetchError, match=message) as caught:
+        await fetch(feed_server.url("/f.xml"))
+    assert caught.value.kind == "encoding"
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "/etc/passwd", "ftp://127.0.0.1/f", "http://"]
+)
+async def test_only_http_urls_are_fetched(url):
+    with pytest.raises(FetchError) as caught:
+        await fetch(url)
+    assert caught.value.kind == "url"
+
+
+async def test_redirect_to_a_file_url_is_refused(feed_server):
+    feed_server.set("/f.xml", b"", status=302, headers={"Location": "file:///etc/passwd"})
+    with pytest.raises(FetchError, match="not http") as caught:
+        await fetch(feed_server.url("/f.xml"))
+    assert caught.value.kind == "url"
+
+
+async def test_https_to_a_plain_http_server_is_a_tls_error(feed_server):
+    feed_server.set("/f.xml", b"<rss/>")
+    with pytest.raises(FetchError, match="SSL") as caught:
+        await fetch(feed_server.url("/f.xml").replace("http:", "https:"))
+    assert caught.value.kind == "tls"
