@@ -117,12 +117,11 @@ class Detector:
         if not self.could_be_transfer(hits):
             return Detection()
         marks = self.mark_text(text, hits)
-        starts = [m.start for m in marks]
+        sentences = sentences_of(text, marks)
+        elsewhere = calm_weapons(sentences)
         readings, previous = [], []
-        for index, span in enumerate(split_sentences(text)):
-            first, last = bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1])
-            sentence = resolve_own_country(text, span, marks[first:last])
-            reading = self.read_sentence(text, index, span, sentence, previous)
+        for index, (span, sentence) in enumerate(sentences):
+            reading = self.read_sentence(text, index, span, sentence, previous, elsewhere)
             if reading.evidence > 0 or reading.suppliers or reading.recipients or reading.partners:
                 readings.append(reading)
             previous = sentence
@@ -194,9 +193,15 @@ class Detector:
         return sorted(marks, key=lambda m: (m.start, -m.end))
 
     def read_sentence(
-        self, text: str, index: int, span: tuple[int, int], marks: list[Mark], previous: list
+        self,
+        text: str,
+        index: int,
+        span: tuple[int, int],
+        marks: list[Mark],
+        previous: list[Mark],
+        elsewhere: list[str],
     ) -> Reading:
-        """Evidence, roles and status in one sentence."""
+        """Evidence, roles and status in one sentence (`elsewhere`: the item's weapons)."""
         reading = Reading(index)
         weapons = [m.value for m in marks if m.kind == "weapon" and m.value]
         cues = [m for m in marks if m.kind in TRANSFER_KINDS]
@@ -210,7 +215,8 @@ class Detector:
                 add_partners(reading, leading_actors(text, previous))
             reading.recipients = [r for r in reading.recipients if r not in self.regions]
             self.add_maker_supplier(reading, marks)
-            reading.evidence = max(reading.evidence, cue_evidence(reading, text, cues, weapons))
+            evidence = cue_evidence(reading, text, cues, weapons, elsewhere)
+            reading.evidence = max(reading.evidence, evidence)
         if reading.evidence == 0:
             return reading
         reading.evidence += TITLE_SCORE if index == 0 else 0.0
@@ -249,6 +255,25 @@ class Detector:
         return Weapon(name, entity.category if entity and entity.category else "other")
 
 
+def sentences_of(text: str, marks: list[Mark]) -> list[tuple[tuple[int, int], list[Mark]]]:
+    """Each sentence's span and marks ("his country" resolved)."""
+    starts = [m.start for m in marks]
+    sentences = []
+    for span in split_sentences(text):
+        first, last = bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1])
+        sentences.append((span, resolve_own_country(text, span, marks[first:last])))
+    return sentences
+
+
+def calm_weapons(sentences: list[tuple[tuple[int, int], list[Mark]]]) -> list[str]:
+    """Weapons named in sentences with no negative context (not "Russia using nukes")."""
+    weapons: dict[str, None] = {}
+    for _, marks in sentences:
+        if not any(m.kind in NEGATIVE_WEIGHT for m in marks):
+            weapons |= dict.fromkeys(m.value for m in marks if m.kind == "weapon" and m.value)
+    return list(weapons)
+
+
 def resolve_own_country(text: str, span: tuple[int, int], marks: list[Mark]) -> list[Mark]:
     """ "his country" names the country of the sentence's first actor ("Zelensky ... his")."""
     first = next((m for m in marks if m.kind == "actor" and m.value), None)
@@ -259,23 +284,38 @@ def resolve_own_country(text: str, span: tuple[int, int], marks: list[Mark]) -> 
     return sorted([*marks, *own], key=lambda m: (m.start, -m.end))
 
 
-def cue_evidence(reading: Reading, text: str, cues: list[Mark], weapons: list[str]) -> float:
-    """The evidence of a sentence's cues: with a weapon, or an aid noun alone."""
+def cue_evidence(
+    reading: Reading, text: str, cues: list[Mark], weapons: list[str], elsewhere: list[str]
+) -> float:
+    """The evidence of a sentence's cues: with a weapon, an aid noun, or weapons elsewhere."""
     cues = [c for c in cues if c.kind != "meet"]
     if not cues:
         return 0.0
     strong = [c for c in cues if c.kind not in ("weak", "implied")]
     if weapons:
         score, cue = (BASE_SCORE if strong else WEAK_SCORE), (strong or cues)[0]
-    else:
-        aid = [c for c in cues if c.kind == "aid"]
-        if not aid:
-            return 0.0
+    elif aid := [c for c in cues if c.kind == "aid"]:
         score, cue, reading.aid_only = AID_SCORE, aid[0], True
+    elif (cue := armed_elsewhere(reading, cues, elsewhere)) is not None:
+        score, reading.weapons = WEAK_SCORE, list(elsewhere)
+    else:
+        return 0.0
     reading.cue_kind = cue.kind
     quoted = text[cue.start : cue.end]
     reading.reasons.insert(0, f"transfer cue '{quoted}' in sentence {reading.index + 1}")
     return score
+
+
+def armed_elsewhere(reading: Reading, cues: list[Mark], elsewhere: list[str]) -> Mark | None:
+    """A supply verb with both sides named, when the item names the weapon in another sentence.
+
+    "A submarine left stranded ... The second-hand vessel was sold to Canada by the Royal Navy."
+    """
+    directed = [c for c in cues if c.kind in ("out", "in", "noun")]
+    if not (elsewhere and directed and reading.directed):
+        return None
+    sides = {*reading.suppliers, *reading.recipients, *reading.partners}
+    return directed[0] if reading.suppliers and reading.recipients and len(sides) > 1 else None
 
 
 def assign_roles(reading: Reading, text: str, marks: list[Mark], preps: dict[str, str]) -> None:
