@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from watchers.cues import split_sentences
 from watchers.detect import Detector, detect_text
 from watchers.entities import Gazetteer
 from watchers.models import Weapon
@@ -101,6 +102,135 @@ def test_transfers(text, supplier, recipient, weapon, status, gazetteer):
 def test_not_transfers(text, gazetteer):
     d = detect_text(text, gazetteer)
     assert d.score < 0.5, d.reasons
+
+
+# Kinds of story beyond "X sends W to Y" (real headlines and summaries from the news sets).
+@pytest.mark.parametrize(
+    ("text", "supplier", "recipient", "status"),
+    [
+        # aid between two states with no weapon named reads as military aid
+        (
+            "Zelenskyy to visit Washington as Congress debates aid for Ukraine",
+            "United States",
+            "Ukraine",
+            None,
+        ),
+        ("Is US funding for Ukraine under threat?", "United States", "Ukraine", None),
+        ("Германия собрала новый пакет помощи для Украины", "Germany", "Ukraine", None),
+        # talks about weapons: the direction comes from the rest of the item
+        (
+            "Kim Jong-un and Putin Plan to Meet in Russia to Discuss Weapons\n"
+            "Russia seeks more weaponry for its war in Ukraine.",
+            "North Korea",
+            "Russia",
+            "negotiating",
+        ),
+        (
+            "Vladimir Putin and Kim Jong Un plan to meet in Russia, U.S. officials say\n"
+            "They will discuss possible weapons deals to bolster Russia’s fighting force "
+            "in Ukraine.",
+            "North Korea",
+            "Russia",
+            "negotiating",
+        ),
+        (
+            "Ukraine’s Ammunition Needs Top Agenda as NATO Defense Ministers Meet",
+            "NATO",
+            "Ukraine",
+            "requested",
+        ),
+        # a strike clause does not veto a supply clause; the recipient named elsewhere
+        (
+            "War in Ukraine: Russian missiles hit multiple cities, UK to supply tanks",
+            "United Kingdom",
+            "Ukraine",
+            None,
+        ),
+        # "arms to Russia" with no verb; a denial and a refusal are transfer stories
+        (
+            "US plays down spat with South Africa over arms to Russia claim",
+            "South Africa",
+            "Russia",
+            None,
+        ),
+        (
+            "Egypt Denies Report on Leaked Document That Said It Planned to Ship Arms to Russia",
+            "Egypt",
+            "Russia",
+            "blocked",
+        ),
+        (
+            "Poland Says It Won’t Send New Weapons to Ukraine Amid Grain Dispute",
+            "Poland",
+            "Ukraine",
+            "blocked",
+        ),
+        # "his country", and a weapon named in the sentence before
+        (
+            "Zelensky touches down in Berlin as two nations try to repair ties\nUkrainian "
+            "President Volodymyr Zelensky's visit follows Germany's announcement of a $2.95 "
+            "billion package of military aid for his country.",
+            "Germany",
+            "Ukraine",
+            None,
+        ),
+        (
+            "A submarine left stranded in the Atlantic after a fire was seaworthy when it left "
+            "the UK, the Canadian navy has said. The second-hand vessel was sold to Canada by the "
+            "Royal Navy.",
+            "United Kingdom",
+            "Canada",
+            None,
+        ),
+    ],
+)
+def test_kinds_of_transfer_story(text, supplier, recipient, status, gazetteer):
+    d = detect_text(text, gazetteer)
+    assert d.score >= 0.5, d.reasons
+    assert (d.supplier, d.recipient) == ((supplier,), (recipient,)), d.reasons
+    assert status is None or d.status == status
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # civil aid, aid as a verb, help as a verb
+        "Countries Pledge $1 Billion in Aid for Ukraine\nA French-led effort to involve dozens "
+        "of countries aims to help Ukraine survive a harsh winter with quick repair of vital "
+        "electrical, heating, water and other systems.",
+        "U.S. resumes assistance to Ethiopia after intense negotiations over corruption in aid "
+        "program\nThe Ethiopian government will draw up the lists of the needy jointly with "
+        "aid groups and community members.",
+        "China accuses UK of violating international law after sanctions over Ukraine war\n"
+        "China has accused Britain of violating international law after the UK announced new "
+        "sanctions targeting individuals and groups supporting and funding Putin's war machine.",
+        "Лукашенко пояснив, чому білоруські війська не допоможуть Росії в агресії проти України",
+        # deployments and incursions, arms control, disarmament
+        "China Sends 71 Warplanes, 7 Ships Toward Taiwan in 24 Hours",
+        "North Korea Resists Talks on Nuclear Arms",
+        "Iraq's Sadr Orders Fighters to Lay Down Weapons",
+        # a weapon in a combat sentence does not arm a transfer verb elsewhere
+        "Scholz: Risk of Russia Using Nuclear Weapons Has Diminished, for Now\nGerman "
+        "Chancellor Olaf Scholz delivers his speech before he hands over the prize to Russian "
+        "Irina Sherbakova.",
+        "Head of British Armed Forces Says Ukraine Conflict Proves UK Needs 10,000 Drones",
+    ],
+)
+def test_not_transfer_stories(text, gazetteer):
+    d = detect_text(text, gazetteer)
+    assert d.score < 0.5, d.reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("Title line\nThe U.S. Army sent tanks. Then Mr. Smith spoke.", 3),
+        ("Gen. Milley met Sen. Graham on Sept. 5. He said no.", 2),
+        ("J. Doe left! Next one? “Quoted” text.", 3),
+    ],
+)
+def test_split_sentences(text, count):
+    assert len(split_sentences(text)) == count
 
 
 def test_shared_matcher_ignores_foreign_keys(gazetteer):
