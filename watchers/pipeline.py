@@ -22,6 +22,7 @@ from watchers.fetch import fetch_feed
 from watchers.message import format_alert
 from watchers.models import Feed, Item, Match, Verdict
 from watchers.parse import parse_feed
+from watchers.prescan import new_entries, reduced_document, scan_feed
 from watchers.rules import RuleSet
 from watchers.store import FeedState, QueuedAlert, Store
 
@@ -103,10 +104,7 @@ class Pipeline:
         ok = replace(ok, etag=fetched.etag, last_modified=fetched.last_modified)
         if digest == state.body_hash:
             return self._quiet(feed, state, ok, "unchanged")
-        headers = {"content-type": fetched.content_type} if fetched.content_type else {}
-        items = await asyncio.get_running_loop().run_in_executor(
-            self.executor, parse_feed, fetched.body, feed.name, headers
-        )
+        items = await self._new_entries(feed, fetched.body, fetched.content_type)
         new = self.store.unseen(items)
         alerts = self.alerts_for(self._alertable(new, state, now))
         queued = self.store.record_items(feed.name, new, alerts, now)
@@ -128,6 +126,19 @@ class Pipeline:
             items_total=state.items_total + len(new),
         )
         return PollResult(feed.name, "ok", len(items), len(new), queued), ok
+
+    async def _new_entries(self, feed: Feed, body: bytes, content_type: str) -> list[Item]:
+        """Items of the body, parsing only entries not already stored when a scan allows."""
+        loop = asyncio.get_running_loop()
+        scan = await loop.run_in_executor(self.executor, scan_feed, body)
+        headers = {"content-type": content_type} if content_type else {}
+        if scan is not None:
+            fresh = new_entries(scan, self.store.known)
+            if not fresh:
+                return []
+            body = await loop.run_in_executor(self.executor, reduced_document, scan, fresh)
+            headers = {"content-type": "application/xml; charset=utf-8"}
+        return await loop.run_in_executor(self.executor, parse_feed, body, feed.name, headers)
 
     def _quiet(self, feed: Feed, old: FeedState, ok: FeedState, status: str):
         if old.status in ("error", "gone"):

@@ -113,6 +113,11 @@ class Store:
             new.append(item)
         return new
 
+    @_guarded
+    def known(self, keys: list[str]) -> set[str]:
+        """Those of the keys that are the id or the link of a stored item."""
+        return self._seen_keys(keys, keys)
+
     def _seen_keys(self, ids: list[str], links: list[str]) -> set[str]:
         found: set[str] = set()
         for column, values in (("id", ids), ("link", links)):
