@@ -36,7 +36,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from watchers.cues import STATUSES, TRANSFER_KINDS, CueBook, load_cuebook, split_sentences
-from watchers.entities import Gazetteer
+from watchers.entities import ACTOR_KINDS, Gazetteer
 from watchers.errors import ConfigError
 from watchers.models import Detection, Weapon
 from watchers.slots import (
@@ -99,9 +99,9 @@ class Detector:
         self.gazetteer = gazetteer
         self.cuebook = cuebook or load_cuebook()
         kinds = {name: entity.kind for name, entity in gazetteer.entities.items()}
+        self.entity_kinds = kinds
         self.regions = frozenset(n for n, k in kinds.items() if k == "region")
         self.countries = frozenset(n for n, k in kinds.items() if k == "country")
-        self.weapon_names = frozenset(n for n, k in kinds.items() if k == "weapon")
         for programme in self.cuebook.programmes:
             names = (*programme.suppliers, *programme.recipients, programme.weapon)
             unknown = [n for n in names if gazetteer.get(n) is None]
@@ -159,21 +159,23 @@ class Detector:
         return replace(detection, score=score, recipient=(actor,), reasons=reasons)
 
     def could_be_transfer(self, hits: Sequence[Hit]) -> bool:
-        """Cheap pre-check: a programme, a transfer cue and an entity, or an actor and a weapon."""
-        cue = entity = weapon = actor = False
-        for hit in hits:
-            key = hit.key
-            if not isinstance(key, tuple) or len(key) < 2:
-                continue
-            if key[0] == "cue":
-                if key[1] == "programme":
-                    return True
-                cue = cue or (key[1] in TRANSFER_KINDS and key[1] != "meet")
-            elif key[0] == "entity":
-                entity = True
-                is_weapon = key[1] in self.weapon_names
-                weapon, actor = weapon or is_weapon, actor or not is_weapon
-        return (cue and entity) or (weapon and actor)
+        """Cheap pre-check: a programme, or what a sentence needs to score (a weapon with a
+        cue or an actor, an aid noun with an actor)."""
+        kinds = {self.key_kind(key) for key in {hit.key for hit in hits}}
+        if "programme" in kinds:
+            return True
+        actor = not kinds.isdisjoint(ACTOR_KINDS)
+        if "weapon" in kinds:
+            return actor or not kinds.isdisjoint(TRANSFER_KINDS)
+        return actor and "aid" in kinds
+
+    def key_kind(self, key: Hashable) -> str | None:
+        """The cue kind or entity kind a matcher key stands for (None for other keys)."""
+        if not isinstance(key, tuple) or len(key) < 2:
+            return None
+        if key[0] == "cue":
+            return key[1]
+        return self.entity_kinds.get(key[1]) if key[0] == "entity" else None
 
     def mark_text(self, text: str, hits: Sequence[Hit]) -> list[Mark]:
         """Actor, weapon and cue marks from the hits, overlaps resolved within each family."""
