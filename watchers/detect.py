@@ -63,6 +63,7 @@ SLOT_ROLES["implied"] = {"to": "R", "from": "S", "by": "S", "with": "P"}  # no s
 SLOT_ROLES["noun"] = SLOT_ROLES["aid"] = SLOT_ROLES["out"] | {"prenoun": "R"}
 SLOT_ROLES["deal"]["prenoun"] = "R"
 SLOT_ROLES["meet"] = {"subj": "P", "obj": "P", "with": "P"}  # partners only, no evidence
+FIXED_ROLES = {"mod": "S", "owner": "R", "client": "R", "patron": "S"}  # whatever the cue
 BASE_SCORE, WEAK_SCORE, AID_SCORE = 0.3, 0.2, 0.2  # a cue and a weapon; an aid noun alone
 BOTH_ROLES_SCORE, ONE_ROLE_SCORE = 0.3, 0.08
 TITLE_SCORE, SUPPORT_SCORE = 0.1, 0.05
@@ -101,6 +102,7 @@ class Detector:
         kinds = {name: entity.kind for name, entity in gazetteer.entities.items()}
         self.entity_kinds = kinds
         self.regions = frozenset(n for n, k in kinds.items() if k == "region")
+        self.collective = frozenset(n for n, k in kinds.items() if k in ("region", "organization"))
         self.countries = frozenset(n for n, k in kinds.items() if k == "country")
         for programme in self.cuebook.programmes:
             names = (*programme.suppliers, *programme.recipients, programme.weapon)
@@ -212,7 +214,7 @@ class Detector:
         for mark in (m for m in marks if m.kind == "programme"):
             self.read_programme(reading, mark.value)
         if cues:
-            assign_roles(reading, text, marks, self.cuebook.gap_words)
+            assign_roles(reading, text, marks, self.cuebook.gap_words, self.collective)
             if pronoun_subject(text, span[0]):
                 add_partners(reading, leading_actors(text, previous))
             reading.recipients = [r for r in reading.recipients if r not in self.regions]
@@ -320,13 +322,15 @@ def armed_elsewhere(reading: Reading, cues: list[Mark], elsewhere: list[str]) ->
     return directed[0] if reading.suppliers and reading.recipients and len(sides) > 1 else None
 
 
-def assign_roles(reading: Reading, text: str, marks: list[Mark], preps: dict[str, str]) -> None:
+def assign_roles(
+    reading: Reading, text: str, marks: list[Mark], preps: dict[str, str], collective: frozenset
+) -> None:
     """Turn each actor's slot against its nearest cue into a supplier/recipient vote."""
     votes: dict[str, dict[str, float]] = {}
-    slots = find_slots(text, marks, preps)
+    slots = find_slots(text, marks, preps, collective)
     given_to = {s.cue for s in slots if s.slot == "to"}  # "US aid to Ukraine": US supplies
     for slot in slots:
-        role = {"mod": "S", "owner": "R"}.get(slot.slot) or SLOT_ROLES[slot.cue.kind].get(slot.slot)
+        role = FIXED_ROLES.get(slot.slot) or SLOT_ROLES[slot.cue.kind].get(slot.slot)
         if slot.slot == "prenoun" and slot.cue in given_to and slot.cue.kind != "deal":
             role = "S"
         if slot.cue.kind in ("out", "noun") or (slot.cue.kind == "aid" and slot.slot != "obj"):

@@ -7,6 +7,8 @@ Slots, tried in this order for each actor and its nearest transfer cue:
     prenoun a noun right before a transfer noun ("Ukraine aid", "Taiwan arms deal")
     mod     an adjective or noun right before a weapon: its origin ("Iranian drones")
     owner   a possessive right before a weapon ("Ukraine's air defences")
+    client/patron  "Ukraine's allies" (a possessive before a collective): the allies
+            supply Ukraine, whatever the cue
     subj    the nearest actor before the cue ("Tehran may supply ..."), and those joined
             to it by "and" or a comma ("US, UK and Australia sign ..."); "with" for one
             right before the cue after "with" ("a spat with South Africa over arms to")
@@ -72,13 +74,17 @@ def nearest_cues(actor: Mark, cues: list[Mark]) -> list[Mark]:
     return sorted(cues, key=lambda c: min(abs(c.start - actor.end), abs(actor.start - c.end)))
 
 
-def find_slots(text: str, marks: list[Mark], preps: dict[str, str]) -> list[Slot]:
+def find_slots(
+    text: str, marks: list[Mark], preps: dict[str, str], collective: frozenset[str] = frozenset()
+) -> list[Slot]:
     """The slot of every actor in a sentence against its nearest transfer cue."""
     cues = [m for m in marks if m.kind in TRANSFER_KINDS]
     actors = [m for m in marks if m.kind == "actor" and m.value]
-    slots: list[Slot] = []
+    slots = patron_slots(text, actors, cues, collective)
     clauses = clause_starts(text, marks[0].start, marks[-1].end)
     for i, actor in enumerate(actors):
+        if any(s.actor == actor for s in slots):
+            continue
         for cue in nearest_cues(actor, cues)[:2]:
             slot = joined_slot(text, actor, actors[i - 1], slots) if i else None
             slot = slot or slot_after(text, actor, cue, marks, preps)
@@ -92,6 +98,23 @@ def find_slots(text: str, marks: list[Mark], preps: dict[str, str]) -> list[Slot
                 slots.append(Slot(actor, cue, slot, SLOT_WEIGHT[slot]))
                 break
     return slots + backfill_joined(text, actors, slots)
+
+
+def patron_slots(
+    text: str, actors: list[Mark], cues: list[Mark], collective: frozenset[str]
+) -> list[Slot]:
+    """client and patron for "Ukraine's allies/backers": the allies supply the client."""
+    slots = []
+    for client, patron in zip(actors, actors[1:], strict=False):
+        gap = text[client.end : patron.start]
+        if (
+            patron.value in collective
+            and _POSSESSIVE.match(gap)
+            and len(gap_words(text, client.end, patron.start)) <= 1
+        ):
+            cue = nearest_cues(patron, cues)[0]
+            slots += [Slot(client, cue, "client", 3.0), Slot(patron, cue, "patron", 3.0)]
+    return slots
 
 
 def backfill_joined(text: str, actors: list[Mark], slots: list[Slot]) -> list[Slot]:
