@@ -110,6 +110,22 @@ def test_feed_failure_is_logged_once_per_state_change(tmp_path, feed_server, cap
     assert feed_states(config)["F"].status == "ok"
 
 
+def test_same_plain_guid_on_two_sites_is_two_items(tmp_path, feed_server, bot_api, token_env):
+    other = f"http://localhost:{feed_server.port}/b.xml"  # another host name
+    feed_server.set("/a.xml", rss([{"guid": "1", "title": "armswatch-test-keyword A"}]))
+    feed_server.set("/b.xml", rss([{"guid": "1", "title": "armswatch-test-keyword B"}]))
+    config = write_config(
+        tmp_path / "c.toml", [("A", feed_server.url("/a.xml")), ("B", other)], bot_api.base_url
+    )
+    assert once(config) == 0
+    assert sorted(m.plain.split("\n")[0][2:] for m in bot_api.messages) == [
+        "armswatch-test-keyword A",
+        "armswatch-test-keyword B",
+    ]
+    assert once(config) == 0
+    assert len(bot_api.messages) == 2
+
+
 def test_permanent_redirect_is_followed_from_then_on(tmp_path, feed_server, token_env, bot_api):
     feed_server.set("/new.xml", rss([seed_item()]))
     feed_server.redirect("/old.xml", "/new.xml", 301)

@@ -13,7 +13,7 @@ CLEAN = [
     "newstgbot_bbc-world.xml",
     "newstgbot_guardian-world.xml",
     "rssparser_bbc.xml",
-    "greatfire_dw.xml",
+    "greatfire_nyt.xml",
     "tecnologianova_afmil_RSSdb8e.ashx",
 ]
 

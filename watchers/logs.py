@@ -16,6 +16,12 @@ class RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             message = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                for secret in self.secrets:
+                    record.exc_text = record.exc_text.replace(secret, "[token]")
+                record.exc_info = None
             for secret in self.secrets:
                 message = message.replace(secret, "[token]")
             record.msg, record.args = message, ()

@@ -121,6 +121,16 @@ def item_id(guid: str, link: str, title: str) -> str:
     return "sha1:" + hashlib.sha1(f"{title}\n{link}".encode()).hexdigest()
 
 
+def scoped_id(key: str, scope: str) -> str:
+    """A feed-local id made global: URLs and tag:/urn: URIs stay, others get the feed's host.
+
+    Guids like "1234" are only unique within one site; two outlets may both use them.
+    """
+    if not scope or "://" in key or key.startswith(("tag:", "urn:")):
+        return key
+    return f"{scope}/{key}"
+
+
 def _utc(entry: Mapping, now: datetime) -> datetime | None:
     """The entry's date in UTC, never later than now; None when it has no usable date."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):

@@ -12,7 +12,9 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from html import escape
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,7 +23,7 @@ from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
 from watchers.fetch import fetch_feed
 from watchers.message import format_alert
 from watchers.models import Feed, Item, Match, Verdict
-from watchers.parse import parse_feed
+from watchers.parse import parse_feed, scoped_id
 from watchers.prescan import new_entries, reduced_document, scan_feed
 from watchers.rules import RuleSet
 from watchers.store import FeedState, QueuedAlert, Store
@@ -104,7 +106,7 @@ class Pipeline:
         ok = replace(ok, etag=fetched.etag, last_modified=fetched.last_modified)
         if digest == state.body_hash:
             return self._quiet(feed, state, ok, "unchanged")
-        items = await self._new_entries(feed, fetched.body, fetched.content_type)
+        items = await self._new_entries(feed, fetched.body, fetched.content_type, now)
         new = self.store.unseen(items)
         alerts = self.alerts_for(self._alertable(new, state, now))
         queued = self.store.record_items(feed.name, new, alerts, now)
@@ -127,18 +129,30 @@ class Pipeline:
         )
         return PollResult(feed.name, "ok", len(items), len(new), queued), ok
 
-    async def _new_entries(self, feed: Feed, body: bytes, content_type: str) -> list[Item]:
+    async def _new_entries(
+        self, feed: Feed, body: bytes, content_type: str, now: float
+    ) -> list[Item]:
         """Items of the body, parsing only entries not already stored when a scan allows."""
         loop = asyncio.get_running_loop()
+        scope = urlsplit(feed.url).hostname or ""
         scan = await loop.run_in_executor(self.executor, scan_feed, body)
         headers = {"content-type": content_type} if content_type else {}
         if scan is not None:
-            fresh = new_entries(scan, self.store.known)
+            fresh = new_entries(scan, lambda keys: self._known(keys, scope))
             if not fresh:
                 return []
             body = await loop.run_in_executor(self.executor, reduced_document, scan, fresh)
             headers = {"content-type": "application/xml; charset=utf-8"}
-        return await loop.run_in_executor(self.executor, parse_feed, body, feed.name, headers)
+        fetched_at = datetime.fromtimestamp(now, UTC)
+        items = await loop.run_in_executor(
+            self.executor, parse_feed, body, feed.name, headers, fetched_at
+        )
+        return [replace(item, id=scoped_id(item.id, scope)) for item in items]
+
+    def _known(self, keys: list[str], scope: str) -> set[str]:
+        """The keys (as the feed writes them) that name stored items."""
+        scoped = {scoped_id(key, scope): key for key in keys}
+        return {scoped[key] for key in self.store.known(list(scoped))}
 
     def _quiet(self, feed: Feed, old: FeedState, ok: FeedState, status: str):
         if old.status in ("error", "gone"):
