@@ -173,6 +173,19 @@ def test_not_transfers(text, gazetteer):
             "Ukraine",
             "requested",
         ),
+        # Russian instrumental case names the supplier; "with Zelensky" is no subject
+        (
+            "Разведка пока не фиксировала передачу Ираном в Россию баллистических ракет.",
+            "Iran",
+            "Russia",
+            None,
+        ),
+        (
+            "Сунак у розмові із Зеленським пообіцяв, що Лондон передасть Україні нові системи ППО",
+            "United Kingdom",
+            "Ukraine",
+            None,
+        ),
         # "his country", and a weapon named in the sentence before
         (
             "Zelensky touches down in Berlin as two nations try to repair ties\nUkrainian "

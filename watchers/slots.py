@@ -3,7 +3,8 @@
 Slots, tried in this order for each actor and its nearest transfer cue:
     to / from / by / with   the word just before the actor is that preposition
                             ("to Ukraine", "from Iran", "by a ring", "with Russia")
-    obj     a noun right after the cue ("send Ukraine tanks", "provide Kyiv with")
+    obj     a noun right after the cue ("send Ukraine tanks", "provide Kyiv with"); "by"
+            for a Ukrainian/Russian noun in the instrumental case ("передачу Ираном": by Iran)
     prenoun a noun right before a transfer noun ("Ukraine aid", "Taiwan arms deal")
     mod     an adjective or noun right before a weapon: its origin ("Iranian drones")
     owner   a possessive right before a weapon ("Ukraine's air defences")
@@ -31,13 +32,16 @@ SKIP_WORDS = frozenset({"the", "a", "an", "its", "their", "his", "her", "more", 
 NOT_SUBJECT = frozenset(
     {"in", "at", "on", "of", "against", "over", "about", "into", "inside", "from", "to", "for"}
     | {"with", "by", "near", "across", "than", "в", "у", "на", "по", "против", "проти", "о"}
+    | {"з", "із", "зі", "с", "со"}
 )
 SLOT_WEIGHT = {"to": 3.0, "from": 3.0, "by": 3.0, "with": 1.0, "obj": 2.0, "subj": 2.0}
 SLOT_WEIGHT |= {"mod": 1.5, "owner": 1.5, "prenoun": 1.5}
+LOCATED = frozenset({"in", "at", "with", "з", "із", "зі", "с", "со"})
 MAX_GAP = 10  # words between a cue and a preposition's actor ("sent tanks ... to Ukraine")
 IMPLIED_PREPS = frozenset({"to", "for", "для"})
 _WORD = re.compile(r"[^\W_]+(?:'s)?|,", re.UNICODE)
 _POSSESSIVE = re.compile(r"^\s*['’]s?\b")
+_INSTRUMENTAL = re.compile(r"[а-яіїєґ](?:ом|ем|ой|ей|ою|єю)$", re.I)  # "передача Ираном"
 _CLAUSE = re.compile(r"[,;:]|\s[-–—]\s|\b(?:as|while|but|whereas|after|amid)\b", re.I)
 _PRONOUN = re.compile(r"\s*[\"'“‘]?(?:they|both|the two|the pair|the leaders)\b", re.I)
 
@@ -147,7 +151,7 @@ def slot_after(text: str, actor: Mark, cue: Mark, marks: list[Mark], preps: dict
     if words and words[-1] in preps and len(words) <= MAX_GAP:
         return preps[words[-1]]
     if not words and not between and cue.kind != "deal" and not actor.adjective:
-        return "obj"
+        return "by" if _INSTRUMENTAL.search(text, actor.start, actor.end) else "obj"
     return None
 
 
@@ -189,9 +193,10 @@ def slot_before(text: str, actor: Mark, cue: Mark, actors: list[Mark]) -> str | 
 
 
 def is_located(text: str, actor: Mark) -> bool:
-    """Whether an actor follows "in"/"at" (a place, not a competing subject: "meet in Russia")."""
+    """Whether an actor follows a preposition, so it is no competing subject ("meet in
+    Russia", "in talks with Zelensky")."""
     before = gap_words(text, max(0, actor.start - 12), actor.start)
-    return bool(before) and before[-1] in ("in", "at")
+    return bool(before) and before[-1] in LOCATED
 
 
 def is_recipient_like(text: str, actor: Mark) -> bool:
