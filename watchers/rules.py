@@ -109,6 +109,11 @@ class RuleSet:
         return Verdict(item.id, matches, seen.detection)
 
     def _match_rule(self, spec: RuleSpec, seen: ItemText) -> Match | None:
+        # The cheapest checks first: most items fail the detector or a role.
+        if spec.detector and seen.detection.score < spec.min_score:
+            return None
+        if (spec.supplier or spec.recipient) and not self._roles_hold(spec, seen.detection):
+            return None
         terms, folded = seen.terms, self._folded
         if any(folded[t] in terms for t in spec.none):
             return None
@@ -125,10 +130,6 @@ class RuleSet:
                 return None
             required.append([(m.start, m.end) for m in mentions])
             entities.append(mentions[0].entity)
-        if not self._roles_hold(spec, seen.detection):
-            return None
-        if spec.detector and seen.detection.score < spec.min_score:
-            return None
         if not _near_enough(spec, seen.text, required):
             return None
         return Match(

@@ -10,9 +10,10 @@ not the pronoun "us").
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -20,8 +21,7 @@ _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"}
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """A phrase found in a text; start/end index the original (unfolded) text."""
 
     key: Hashable
@@ -40,7 +40,17 @@ def fold_char(ch: str) -> str:
 
 _SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
 _SPACES += "".join(chr(c) for c in range(0x2000, 0x200B))
-_FAST_TABLE = str.maketrans({**dict.fromkeys(_DASHES + _SPACES, " "), **_QUOTES})
+_SPACE_RUNS = re.compile(" {2,}")
+_ASCII_TABLE = bytes(
+    ord(fold_char(chr(c))) if len(fold_char(chr(c))) == 1 else c for c in range(128)
+)
+_ASCII_TABLE += bytes(range(128, 256))
+_SPECIAL_MAP = {**dict.fromkeys(_DASHES + _SPACES, " "), **_QUOTES}
+_SPECIAL = re.compile("[" + re.escape("".join(_SPECIAL_MAP)) + "]")
+
+
+def _fold_special(found: re.Match) -> str:
+    return _SPECIAL_MAP[found.group()]
 
 
 def fold(text: str) -> tuple[str, list[int] | None]:
@@ -49,11 +59,29 @@ def fold(text: str) -> tuple[str, list[int] | None]:
     The map is None when every character folds to exactly one (the common case, done
     with C-speed string methods); otherwise each character is folded on its own.
     """
+    if text.isascii():  # most news: one C pass folds case, dashes and spaces together
+        folded = text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
+        return (folded, None) if "  " not in folded else _collapse_spaces(folded)
     if unicodedata.is_normalized("NFKC", text):
-        folded = text.translate(_FAST_TABLE).casefold()
-        if len(folded) == len(text) and "  " not in folded:
-            return folded, None
+        folded = _SPECIAL.sub(_fold_special, text.casefold())
+        if len(folded) == len(text):
+            return (folded, None) if "  " not in folded else _collapse_spaces(folded)
     return _fold_slowly(text)
+
+
+def _collapse_spaces(folded: str) -> tuple[str, list[int]]:
+    """Runs of spaces as one space, with the offset map built a segment at a time."""
+    parts: list[str] = []
+    origin: list[int] = []
+    start = 0
+    for run in _SPACE_RUNS.finditer(folded):
+        cut = run.start() + 1  # keep one space of the run
+        parts.append(folded[start:cut])
+        origin.extend(range(start, cut))
+        start = run.end()
+    parts.append(folded[start:])
+    origin.extend(range(start, len(folded) + 1))
+    return "".join(parts), origin
 
 
 def _fold_slowly(text: str) -> tuple[str, list[int]]:
@@ -98,7 +126,10 @@ class PhraseMatcher:
             if folded:
                 entries.setdefault(folded, []).append((key, stem, exact))
         for folded, keys in entries.items():
-            self._automaton.add_word(folded, (folded, tuple(keys)))
+            # What find() needs per phrase, worked out once: its length and whether its
+            # first and last characters are word characters (then a boundary is required).
+            value = (folded, len(folded), _is_word_char(folded[0]), _is_word_char(folded[-1]))
+            self._automaton.add_word(folded, (*value, tuple(keys)))
         self._empty = not entries
         if not self._empty:
             self._automaton.make_automaton()
@@ -108,13 +139,18 @@ class PhraseMatcher:
         if self._empty or not text:
             return []
         folded, origin = fold(text)
+        size = len(folded)
         hits: list[Hit] = []
-        for end, (phrase, keys) in self._automaton.iter(folded):
-            start = end - len(phrase) + 1
-            if start > 0 and _is_word_char(folded[start - 1]) and _is_word_char(phrase[0]):
-                continue
-            right_ok = end + 1 >= len(folded) or not _is_word_char(folded[end + 1])
-            right_ok = right_ok or not _is_word_char(phrase[-1])
+        for end, (phrase, length, word_left, word_right, keys) in self._automaton.iter(folded):
+            start = end - length + 1
+            if word_left and start > 0:
+                before = folded[start - 1]
+                if before.isalnum() or before == "_":
+                    continue
+            right_ok = True
+            if word_right and end + 1 < size:
+                after = folded[end + 1]
+                right_ok = not (after.isalnum() or after == "_")
             for key, stem, exact in keys:
                 if not (stem or right_ok):
                     continue
@@ -124,8 +160,12 @@ class PhraseMatcher:
                 if stem:
                     last = _word_end(text, last)
                 hits.append(Hit(key, phrase, first, last))
-        hits.sort(key=lambda h: (h.start, -h.end))
+        hits.sort(key=_text_order)
         return hits
+
+
+def _text_order(hit: Hit) -> tuple[int, int]:
+    return (hit.start, -hit.end)
 
 
 def longest_first(hits: list[Hit]) -> list[Hit]:
