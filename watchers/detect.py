@@ -104,6 +104,8 @@ class Detector:
         self.regions = frozenset(n for n, k in kinds.items() if k == "region")
         self.collective = frozenset(n for n, k in kinds.items() if k in ("region", "organization"))
         self.countries = frozenset(n for n, k in kinds.items() if k == "country")
+        keys = [key for _, key in (*gazetteer.phrases(), *self.cuebook.phrases())]
+        self._kind_of = {key: self.key_kind(key) for key in keys}  # per hit, in could_be_transfer
         for programme in self.cuebook.programmes:
             names = (*programme.suppliers, *programme.recipients, programme.weapon)
             unknown = [n for n in names if gazetteer.get(n) is None]
@@ -163,7 +165,8 @@ class Detector:
     def could_be_transfer(self, hits: Sequence[Hit]) -> bool:
         """Cheap pre-check: a programme, or what a sentence needs to score (a weapon with a
         cue or an actor, an aid noun with an actor)."""
-        kinds = {self.key_kind(key) for key in {hit.key for hit in hits}}
+        kind_of = self._kind_of
+        kinds = {kind_of.get(hit.key) for hit in hits}
         if "programme" in kinds:
             return True
         actor = not kinds.isdisjoint(ACTOR_KINDS)

@@ -14,6 +14,7 @@ A rule fires when all of its conditions hold:
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -29,15 +30,20 @@ _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ItemText:
     """The text of one item as the rules see it, with all phrase hits and mentions."""
 
     text: str
     hits: tuple[Hit, ...]
-    mentions: tuple[Mention, ...]
+    gazetteer: Gazetteer
     detection: Detection
     terms: dict[str, list[Span]]  # folded rule term -> where it stands
+
+    @functools.cached_property
+    def mentions(self) -> tuple[Mention, ...]:
+        """Entity mentions, worked out only when a rule asks (most items need none)."""
+        return tuple(self.gazetteer.mentions(self.hits))
 
 
 def item_text(item: Item) -> str:
@@ -95,12 +101,11 @@ class RuleSet:
         """One pass over the item: hits, mentions and the detector's reading."""
         text = item_text(item)
         hits = tuple(self.matcher.find(text))
-        mentions = tuple(self.gazetteer.mentions(hits))
         terms: dict[str, list[Span]] = {}
         for hit in hits:
             if _is_term(hit):
                 terms.setdefault(hit.key[1], []).append((hit.start, hit.end))
-        return ItemText(text, hits, mentions, self.detector.detect(text, hits), terms)
+        return ItemText(text, hits, self.gazetteer, self.detector.detect(text, hits), terms)
 
     def match(self, item: Item) -> Verdict:
         """Every rule that fires on the item, with the reasons."""
