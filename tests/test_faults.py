@@ -143,6 +143,78 @@ def test_removed_feed_stops_being_polled_and_new_one_starts_with_backfill(
     assert "armswatch-test-keyword" in message.plain  # the 3-day-old seed was backfilled
 
 
+def test_telegram_down_for_a_while_delays_alerts_in_order_exactly_once(
+    tmp_path, feed_server, bot_api, bot_token
+):
+    config = fast_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    feed_server.set("/f.xml", rss(keyword_items(3)))
+    bot_api.stop()  # connection refused
+    daemon = start_run(config, bot_token)
+    try:
+        time.sleep(2.0)
+        feed_server.set("/f.xml", rss(keyword_items(6)))  # more news while Telegram is down
+        time.sleep(1.5)
+        bot_api.start()
+        bot_api.queue_errors(502, method="sendMessage")  # then one 502 Bad Gateway
+        assert wait_for(lambda: len({m.plain for m in bot_api.messages}) == 6, timeout=40)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    titles = [m.plain.split("\n")[0] for m in bot_api.messages]
+    unique = list(dict.fromkeys(titles))
+    assert unique == [f"🚨 armswatch-test-keyword story {i}" for i in range(6)]  # in order
+    assert len(titles) == len(unique)  # exactly once
+
+
+@pytest.mark.parametrize(
+    "edit,reason",
+    [
+        (lambda t: t + "\n[[feeds]\n", "invalid TOML"),
+        (
+            lambda t: t.replace('name = "keyword"', 'name = "keyword"\nentities = ["Atlantis"]'),
+            "unknown entity 'Atlantis'",
+        ),
+        (lambda t: t.replace("[schedule]", "[schedule]\nintervall = 5"), "'intervall'"),
+    ],
+    ids=["syntax", "rule", "key"],
+)
+def test_invalid_config_edit_is_rejected_and_the_running_config_stays(
+    tmp_path, feed_server, bot_api, bot_token, edit, reason
+):
+    feed_server.set("/f.xml", rss(keyword_items(1)))
+    path = tmp_path / "c.toml"
+    fast_config(path, [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    good = path.read_text()
+    daemon = start_run(path, bot_token)
+    try:
+        assert wait_for(lambda: len(bot_api.messages) == 1, timeout=15)
+        path.write_text(edit(good))
+        time.sleep(1.0)
+        feed_server.set("/f.xml", rss(keyword_items(2)))  # the old config still polls
+        assert wait_for(lambda: len(bot_api.messages) == 2, timeout=15)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    log = daemon.stderr.read()
+    assert "event=config_rejected" in log and reason in log
+
+
+def test_database_path_that_cannot_be_made_is_a_clear_error(tmp_path, feed_server):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    config = write_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))])
+    config.write_text(config.read_text().replace('path = "state.db"', 'path = "blocker/s.db"'))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "once"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
+    assert done.returncode == 1
+    assert "blocker/s.db: cannot open the database for writing" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("command", ["once", "run"])
 def test_locked_database_is_a_clear_error_and_exit_1(tmp_path, feed_server, command):
     feed_server.set("/f.xml", rss(boring(1)))
