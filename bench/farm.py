@@ -144,6 +144,7 @@ class Farm:
 
 async def serve(farm: Farm, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """One connection: requests until the client closes (HTTP/1.1 keep-alive)."""
+    farm.status["connections"] += 1
     with contextlib.suppress(
         ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError
     ):

@@ -66,8 +66,9 @@ def write_results(path: Path, figures, info, series, notes) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for s in series.values():
+        quiet = f"{s.unchanged.wall:.2f} | {s.unchanged.cpu:.2f}" if s.unchanged else "- | -"
         cycles.append(
-            f"| {s.feeds:,} | {s.unchanged.wall:.2f} | {s.unchanged.cpu:.2f} | "
+            f"| {s.feeds:,} | {quiet} | "
             f"{s.changed.wall:.2f} | {s.changed.cpu:.2f} | {s.new_items} | "
             f"{s.changed.rss_mb:.0f} |"
         )
@@ -101,7 +102,8 @@ def plot(path: Path, series, base) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     ax.plot(sizes, [series[n].changed.cpu for n in sizes], "o-", label="once, 10% changed: CPU")
     ax.plot(sizes, [series[n].changed.wall for n in sizes], "s--", label="once, 10% changed: wall")
-    ax.plot(sizes, [series[n].unchanged.cpu for n in sizes], "^-", label="once, all 304: CPU")
+    quiet = [n for n in sizes if series[n].unchanged]
+    ax.plot(quiet, [series[n].unchanged.cpu for n in quiet], "^-", label="once, all 304: CPU")
     for b in base:
         if b.warm is None:
             continue
