@@ -46,6 +46,17 @@ def rss(entries: list[dict], now: datetime | None = None) -> bytes:
     ).encode()
 
 
+def keyword_title(number: int) -> str:
+    """A headline the test keyword rule alerts on, unlike every other (no story merging)."""
+    words = " ".join(f"w{number}x{k}" for k in range(6))
+    return f"armswatch-test-keyword story {number} {words}"
+
+
+def keyword_items(count: int) -> list[dict]:
+    """Entries that each alert, each a story of its own."""
+    return [{"guid": f"k{i}", "title": keyword_title(i)} for i in range(count)]
+
+
 def boring(n: int) -> list[dict]:
     """Entries that match no rule."""
     return [

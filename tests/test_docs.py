@@ -14,6 +14,7 @@ SECTIONS = {
     "storage": config.STORAGE,
     "schedule": config.SCHEDULE,
     "fetch": config.FETCH,
+    "stories": config.STORIES,
 }
 KEYS = [(f"[{section}] {key}", key) for section, schema in SECTIONS.items() for key in schema]
 KEYS += [(f"[[feeds]] {key}", key) for key in config.FEED]

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 import bot
-from tests.helpers import CHAT, TOKEN_ENV, boring, rss, seed_item, write_config
+from tests.helpers import (
+    CHAT,
+    TOKEN_ENV,
+    boring,
+    keyword_title,
+    rss,
+    seed_item,
+    write_config,
+)
 from watchers.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,15 +120,15 @@ def test_feed_failure_is_logged_once_per_state_change(tmp_path, feed_server, cap
 
 def test_same_plain_guid_on_two_sites_is_two_items(tmp_path, feed_server, bot_api, token_env):
     other = f"http://localhost:{feed_server.port}/b.xml"  # another host name
-    feed_server.set("/a.xml", rss([{"guid": "1", "title": "armswatch-test-keyword A"}]))
-    feed_server.set("/b.xml", rss([{"guid": "1", "title": "armswatch-test-keyword B"}]))
+    feed_server.set("/a.xml", rss([{"guid": "1", "title": keyword_title(1)}]))
+    feed_server.set("/b.xml", rss([{"guid": "1", "title": keyword_title(2)}]))
     config = write_config(
         tmp_path / "c.toml", [("A", feed_server.url("/a.xml")), ("B", other)], bot_api.base_url
     )
     assert once(config) == 0
     assert sorted(m.plain.split("\n")[0][2:] for m in bot_api.messages) == [
-        "armswatch-test-keyword A",
-        "armswatch-test-keyword B",
+        keyword_title(1),
+        keyword_title(2),
     ]
     assert once(config) == 0
     assert len(bot_api.messages) == 2

@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 import bot
-from tests.helpers import CHAT, TOKEN_ENV, boring, rss, seed_item, write_config
+from tests.helpers import (
+    CHAT,
+    TOKEN_ENV,
+    boring,
+    keyword_items,
+    keyword_title,
+    rss,
+    seed_item,
+    write_config,
+)
 from tests.servers import Fault
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +50,6 @@ def wait_for(condition, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def keyword_items(count: int) -> list[dict]:
-    return [{"guid": f"k{i}", "title": f"armswatch-test-keyword story {i}"} for i in range(count)]
 
 
 def fast_config(path: Path, feeds, api_url: str, extra: str = "") -> Path:
@@ -162,7 +167,7 @@ def test_telegram_down_for_a_while_delays_alerts_in_order_exactly_once(
         assert daemon.wait(timeout=10) == 0
     titles = [m.plain.split("\n")[0] for m in bot_api.messages]
     unique = list(dict.fromkeys(titles))
-    assert unique == [f"🚨 armswatch-test-keyword story {i}" for i in range(6)]  # in order
+    assert unique == [f"🚨 {keyword_title(i)}" for i in range(6)]  # in order
     assert len(titles) == len(unique)  # exactly once
 
 

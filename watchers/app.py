@@ -20,6 +20,7 @@ from watchers.models import Feed
 from watchers.pipeline import Pipeline, PollResult
 from watchers.rules import RuleSet
 from watchers.store import open_store
+from watchers.stories import StoryBook
 
 log = logging.getLogger("armswatch")
 
@@ -79,6 +80,10 @@ async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | N
     token = read_token(config)
     rules = rules or compile_rules(config)
     store = open_store(config.storage_path)
+    stories = None
+    if config.merge_stories:
+        since = time.time() - config.story_window
+        stories = StoryBook(config.story_window, store.recent_stories(since))
     client = make_client(config.fetch)
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
     if token:
@@ -90,7 +95,7 @@ async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | N
     try:
         yield App(
             config,
-            Pipeline(config, store, rules, client, executor),
+            Pipeline(config, store, rules, client, executor, stories),
             Deliverer(store, sender, per_minute),
             console=not token,
         )

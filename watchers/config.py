@@ -30,6 +30,7 @@ class TelegramConfig:
     link_preview: bool = False
     per_minute: int = 20  # Telegram's limit for one channel or group
     send_timeout: float = 20.0
+    admins: tuple[int, ...] = ()  # Telegram user ids allowed to use the bot's commands
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,12 @@ class Config:
     jitter: float = 30.0
     backfill: float = 86400.0
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    merge_stories: bool = True
+    story_window: float = 48 * 3600.0
     feeds: tuple[Feed, ...] = ()
     rules: tuple[RuleSpec, ...] = ()
     entities: tuple[Entity, ...] = ()
+    metrics_listen: tuple[str, int] | None = None  # (host, port) of /metrics and /healthz
 
 
 class _Locator:
@@ -160,6 +164,22 @@ def _detector(value: Any) -> str:
     return value
 
 
+def _user_ids(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    ):
+        raise ValueError(f"expected a list of Telegram user ids (positive numbers), got {value!r}")
+    return tuple(dict.fromkeys(value))
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    """'host:port' ('[::1]:9108' for IPv6) -> (host, port)."""
+    found = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", _text(value))
+    if not found or not 0 < int(found[2]) < 65536:
+        raise ValueError(f'expected "host:port" like "127.0.0.1:9108", got {value!r}')
+    return found[1].strip("[]"), int(found[2])
+
+
 Schema = dict[str, Callable[[Any], Any]]
 
 TELEGRAM: Schema = {
@@ -170,6 +190,7 @@ TELEGRAM: Schema = {
     "link_preview": _bool,
     "per_minute": _positive_int,
     "send_timeout": _positive_duration,
+    "admins": _user_ids,
 }
 STORAGE: Schema = {"path": _text}
 SCHEDULE: Schema = {
@@ -185,6 +206,8 @@ FETCH: Schema = {
     "concurrency": _positive_int,
     "report_after": _positive_int,
 }
+STORIES: Schema = {"merge": _bool, "window": _positive_duration}
+METRICS: Schema = {"listen": _listen}
 FEED: Schema = {"name": _text, "url": _url, "interval": _positive_duration}
 ENTITY: Schema = {
     "name": _text,
@@ -207,7 +230,17 @@ RULE: Schema = {
     "priority": _bool,
     "chat_id": _chat,
 }
-TOP_LEVEL = {"telegram", "storage", "schedule", "fetch", "feeds", "rules", "entities"}
+TOP_LEVEL = {
+    "telegram",
+    "storage",
+    "schedule",
+    "fetch",
+    "stories",
+    "feeds",
+    "rules",
+    "entities",
+    "metrics",
+}
 
 
 def load_config(path: str | Path) -> Config:
@@ -238,6 +271,8 @@ def parse_config(text: str, path: Path) -> Config:
     storage = _section(raw, "storage", STORAGE, loc)
     schedule = _section(raw, "schedule", SCHEDULE, loc)
     fetch = _section(raw, "fetch", FETCH, loc)
+    stories = _section(raw, "stories", STORIES, loc)
+    metrics = _section(raw, "metrics", METRICS, loc)
     base = path.parent
     storage_path = Path(storage.get("path", "armswatch.db")).expanduser()
     interval = schedule.get("interval", Config.interval)
@@ -249,9 +284,12 @@ def parse_config(text: str, path: Path) -> Config:
         jitter=schedule.get("jitter", Config.jitter),
         backfill=schedule.get("backfill", Config.backfill),
         fetch=FetchConfig(**fetch),
+        merge_stories=stories.get("merge", Config.merge_stories),
+        story_window=stories.get("window", Config.story_window),
         feeds=_feeds(raw, loc, interval),
         rules=_rules(raw, loc),
         entities=_entities(raw, loc),
+        metrics_listen=metrics.get("listen"),
     )
 
 

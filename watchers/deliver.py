@@ -14,17 +14,18 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, TypeVar
 
 from watchers.config import TelegramConfig
-from watchers.message import console_text
+from watchers.message import console_text, with_sources
 from watchers.models import Alert
-from watchers.store import Store
+from watchers.store import FAILED, SENT, Store
 
 log = logging.getLogger("armswatch.deliver")
+T = TypeVar("T")
 
 MAX_BACKOFF = 300.0
 
@@ -43,7 +44,9 @@ class Rejected(Exception):
 
 
 class Sender(Protocol):
-    async def send(self, chat_id: str, html: str) -> int | None: ...
+    async def send(self, chat_id: str, html: str, reply_to: int | None = None) -> int | None: ...
+
+    async def edit(self, chat_id: str, message_id: int | None, html: str) -> None: ...
 
 
 @dataclass
@@ -59,10 +62,14 @@ class ConsoleSender:
     def __init__(self, out: TextIO | None = None):
         self.out = out or sys.stdout
 
-    async def send(self, chat_id: str, html: str) -> int | None:
+    async def send(self, chat_id: str, html: str, reply_to: int | None = None) -> int | None:
         self.out.write(console_text(html, chat_id))
         self.out.flush()
         return None
+
+    async def edit(self, chat_id: str, message_id: int | None, html: str) -> None:
+        self.out.write(console_text(html, chat_id, update=True))
+        self.out.flush()
 
 
 def retry_after_seconds(value: int | float | timedelta) -> float:
@@ -93,13 +100,41 @@ class TelegramSender:
     async def close(self) -> None:
         await self._request.shutdown()
 
-    async def send(self, chat_id: str, html: str) -> int | None:
+    async def send(self, chat_id: str, html: str, reply_to: int | None = None) -> int | None:
+        from telegram import ReplyParameters
+
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        message = await self._call(
+            self.bot.send_message(
+                chat_id=chat_id,
+                text=html,
+                parse_mode="HTML",
+                link_preview_options=self.preview,
+                reply_parameters=reply,
+            )
+        )
+        return message.message_id
+
+    async def edit(self, chat_id: str, message_id: int | None, html: str) -> None:
+        call = self.bot.edit_message_text(
+            chat_id=chat_id,
+            message_id=message_id,
+            text=html,
+            parse_mode="HTML",
+            link_preview_options=self.preview,
+        )
+        try:
+            await self._call(call)
+        except Rejected as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        """Await a Bot API call, mapping its errors to RetryLater and Rejected."""
         from telegram import error
 
         try:
-            message = await self.bot.send_message(
-                chat_id=chat_id, text=html, parse_mode="HTML", link_preview_options=self.preview
-            )
+            return await call
         except error.RetryAfter as exc:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -115,7 +150,6 @@ class TelegramSender:
             raise RetryLater(f"{self._clean(exc.message)}: is the bot an admin?", 600) from None
         except error.TelegramError as exc:  # NetworkError, TimedOut, 5xx
             raise RetryLater(f"{type(exc).__name__}: {self._clean(exc.message)}") from None
-        return message.message_id
 
     def _clean(self, text: str) -> str:
         return text.replace(self._token, "[token]") if self._token else text
@@ -159,7 +193,7 @@ class Deliverer:
             self.store.mark_sending(alert.id, self.clock())
             attempts += 1
             try:
-                message_id = await self.sender.send(alert.chat_id, alert.text)
+                message_id = await self._attempt(alert)
             except Rejected as exc:
                 self.store.mark_failed(alert.id, str(exc))
                 log.error(
@@ -185,6 +219,8 @@ class Deliverer:
                 await asyncio.sleep(delay)
                 continue
             self.store.mark_sent(alert.id, message_id, self.clock())
+            if alert.kind == "edit" and alert.target_item:
+                self.store.settle_edits(alert.target_item, alert.chat_id, self.clock())
             report.sent += 1
             log.info(
                 "event=alert_sent alert=%s chat=%s message_id=%s",
@@ -193,6 +229,22 @@ class Deliverer:
                 message_id,
             )
             return True
+
+    async def _attempt(self, alert: Alert) -> int | None:
+        """One send: a new alert, an edit of a story's first alert, or a reply to it."""
+        if alert.kind == "send" or not alert.target_item:
+            return await self.sender.send(alert.chat_id, alert.text)
+        target = self.store.sent_alert(alert.target_item, alert.chat_id)
+        if target is None or target[0] == FAILED:
+            return await self.sender.send(alert.chat_id, alert.text)  # no first alert here
+        status, message_id, first_text = target
+        if status != SENT:
+            raise RetryLater("waiting for the story's first alert to be sent", 5.0)
+        if alert.kind == "reply":
+            return await self.sender.send(alert.chat_id, alert.text, reply_to=message_id)
+        sources = self.store.story_sources(alert.story_id or alert.target_item)
+        await self.sender.edit(alert.chat_id, message_id, with_sources(first_text, sources))
+        return message_id
 
     async def _wait_for_pace(self, chat_id: str, until: float) -> bool:
         """Sleep until a send to this chat keeps within per_minute and 1/s; False past until."""

@@ -90,11 +90,25 @@ def _rules_line(matches: tuple[Match, ...]) -> str:
     return "Rule: " + "; ".join(parts)
 
 
+def with_sources(html: str, sources: list[tuple[str, str]], shown: int = 5) -> str:
+    """A story's first alert with "Also reported by: A, B, C (+N)" (linked) below it."""
+    if not sources:
+        return html
+    names = []
+    for source, link in sources[:shown]:
+        label = escape(clip(source or "another outlet", 40))
+        href = safe_href(link)
+        names.append(f'<a href="{escape(href)}">{label}</a>' if href else label)
+    more = f" (+{len(sources) - shown})" if len(sources) > shown else ""
+    return f"{html}\n<i>Also reported by:</i> {', '.join(names)}{more}"
+
+
 def plain_text(html: str) -> str:
     """What Telegram shows for an HTML message: tags dropped, entities decoded."""
     return unescape(_TAG.sub("", html))
 
 
-def console_text(html: str, chat_id: str) -> str:
-    """An alert as printed to the terminal when no token is set."""
-    return f"--- alert for {chat_id} ---\n{plain_text(html)}\n"
+def console_text(html: str, chat_id: str, update: bool = False) -> str:
+    """An alert (or an update of one) as printed to the terminal when no token is set."""
+    what = "update of an earlier alert" if update else "alert"
+    return f"--- {what} for {chat_id} ---\n{plain_text(html)}\n"

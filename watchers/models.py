@@ -102,6 +102,9 @@ class Alert:
     chat_id: str
     text: str  # Telegram HTML, already escaped
     attempts: int = 0
+    kind: str = "send"  # send | edit (add "Also reported by" to target's message) | reply
+    target_item: str | None = None  # edit/reply: the story's first item
+    story_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,3 +125,37 @@ class RuleSpec:
     min_score: float = 0.5
     priority: bool = False
     chat_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A followed story as stored: its event, its MinHash and the sources that joined it."""
+
+    id: str  # the id of the story's first item
+    started: float
+    supplier: tuple[str, ...] = ()
+    recipient: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    weapons: tuple[str, ...] = ()
+    status: str | None = None
+    minhash: bytes = b""
+    sources: tuple[tuple[str, str], ...] = ()  # (source, link) of items that joined
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """The detector's reading of one alerted item, as stored for export and reports."""
+
+    item_id: str
+    seen_at: float
+    published: str | None = None  # ISO 8601 UTC
+    source: str = ""
+    title: str = ""
+    link: str = ""
+    supplier: tuple[str, ...] = ()
+    recipient: tuple[str, ...] = ()
+    weapons: tuple[str, ...] = ()  # names: "Shahed-136", "ballistic missiles"
+    categories: tuple[str, ...] = ()  # SIPRI-style: drones, missiles, ...
+    status: str | None = None
+    rules: tuple[str, ...] = ()
+    score: float = 0.0

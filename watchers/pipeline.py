@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import escape
 from urllib.parse import urlsplit
@@ -21,12 +21,13 @@ import httpx
 from watchers.config import Config
 from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
 from watchers.fetch import fetch_feed
-from watchers.message import format_alert
-from watchers.models import Feed, Item, Match, Verdict
+from watchers.message import format_alert, weapon_names
+from watchers.models import EventRow, Feed, Item, Match, StoryRow, Verdict
 from watchers.parse import parse_feed, scoped_id
 from watchers.prescan import new_entries, reduced_document, scan_feed
 from watchers.rules import RuleSet
 from watchers.store import FeedState, QueuedAlert, Store
+from watchers.stories import Filing, StoryBook, story_row
 
 log = logging.getLogger("armswatch.pipeline")
 
@@ -45,6 +46,22 @@ class PollResult:
     error: str = ""
 
 
+@dataclass
+class Outgoing:
+    """What matching new items produced: alerts to queue and stories to remember."""
+
+    alerts: list[QueuedAlert] = field(default_factory=list)
+    stories: list[StoryRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)  # one per alerted item
+
+
+def _queued(item_id: str, chat: str, text: str, filing: Filing | None) -> QueuedAlert:
+    if filing is None or filing.kind == "send":
+        story = filing.story.id if filing else None
+        return QueuedAlert(item_id, chat, text, story_id=story)
+    return QueuedAlert(item_id, chat, text, filing.kind, filing.story.first_item, filing.story.id)
+
+
 class Pipeline:
     """Everything one poll needs, wired once: config, store, rules, HTTP client, parser pool."""
 
@@ -55,12 +72,14 @@ class Pipeline:
         rules: RuleSet,
         client: httpx.AsyncClient,
         executor: Executor | None = None,
+        stories: StoryBook | None = None,
     ):
         self.config = config
         self.store = store
         self.rules = rules
         self.client = client
         self.executor = executor
+        self.stories = stories
 
     async def poll(self, feed: Feed, now: float, force: bool = False) -> PollResult:
         """Poll a feed unless it is backing off; never raises for the feed's own faults."""
@@ -108,8 +127,10 @@ class Pipeline:
             return self._quiet(feed, state, ok, "unchanged")
         items = await self._new_entries(feed, fetched.body, fetched.content_type, now)
         new = self.store.unseen(items)
-        alerts = self.alerts_for(self._alertable(new, state, now))
-        queued = self.store.record_items(feed.name, new, alerts, now)
+        out = self.alerts_for(self._alertable(new, state, now), now)
+        queued = self.store.record_items(
+            feed.name, new, out.alerts, now, stories=out.stories, events=out.events
+        )
         if state.status not in ("ok", "new", "not_modified", "unchanged"):
             log.info("event=feed_recovered feed=%s", feed.name)
         if new:
@@ -167,15 +188,24 @@ class Pipeline:
         cutoff = now - self.config.backfill
         return [i for i in new if i.published and i.published.timestamp() >= cutoff]
 
-    def alerts_for(self, items: Sequence[Item]) -> list[QueuedAlert]:
-        """Match items against the rules; one alert per item and chat."""
-        alerts = []
+    def alerts_for(self, items: Sequence[Item], now: float) -> Outgoing:
+        """Match items against the rules; one alert per item and chat, filed into stories."""
+        out = Outgoing()
         for item in items:
-            verdict = self.rules.match(item)
-            for chat, matches in self._by_chat(verdict).items():
+            seen = self.rules.read(item)
+            verdict = self.rules.verdict(item, seen)
+            chats = self._by_chat(verdict)
+            if not chats:
+                continue
+            out.events.append(event_row(item, verdict, now))
+            filing = None
+            if self.stories is not None:
+                filing = self.stories.file(item, seen.text, seen.mentions, verdict.detection, now)
+                out.stories.append(story_row(filing.story))
+            for chat, matches in chats.items():
                 text = format_alert(item, matches, verdict.detection)
-                alerts.append(QueuedAlert(item.id, chat, text))
-        return alerts
+                out.alerts.append(_queued(item.id, chat, text, filing))
+        return out
 
     def _by_chat(self, verdict: Verdict) -> dict[str, tuple[Match, ...]]:
         default = self.config.telegram.chat_id or CONSOLE_CHAT
@@ -241,3 +271,23 @@ class Pipeline:
         else:
             delay = min(self.config.fetch.max_backoff, feed.interval * 2 ** (failures - 2))
         return max(delay, retry_after or 0.0)
+
+
+def event_row(item: Item, verdict: Verdict, now: float) -> EventRow:
+    """The detector's reading of an alerted item, to store beside it."""
+    found = verdict.detection
+    return EventRow(
+        item_id=item.id,
+        seen_at=now,
+        published=item.published.isoformat() if item.published else None,
+        source=item.source,
+        title=item.title,
+        link=item.link,
+        supplier=found.supplier,
+        recipient=found.recipient,
+        weapons=tuple(weapon_names(found)),
+        categories=tuple(dict.fromkeys(w.category for w in found.weapons)),
+        status=found.status,
+        rules=tuple(m.rule for m in verdict.matches),
+        score=found.score,
+    )

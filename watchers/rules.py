@@ -109,7 +109,10 @@ class RuleSet:
 
     def match(self, item: Item) -> Verdict:
         """Every rule that fires on the item, with the reasons."""
-        seen = self.read(item)
+        return self.verdict(item, self.read(item))
+
+    def verdict(self, item: Item, seen: ItemText) -> Verdict:
+        """Every rule that fires on an item already read."""
         matches = tuple(m for spec in self.specs if (m := self._match_rule(spec, seen)))
         return Verdict(item.id, matches, seen.detection)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from watchers.errors import StoreError
-from watchers.models import Alert, Item
+from watchers.models import Alert, EventRow, Item, StoryRow
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
@@ -46,6 +47,9 @@ class QueuedAlert:
     item_id: str
     chat_id: str
     text: str
+    kind: str = "send"  # send | edit | reply: see models.Alert
+    target_item: str | None = None
+    story_id: str | None = None
 
 
 def _guarded(method: Callable) -> Callable:
@@ -130,14 +134,23 @@ class Store:
 
     @_guarded
     def record_items(
-        self, feed: str, items: Iterable[Item], alerts: Iterable[QueuedAlert], now: float
+        self,
+        feed: str,
+        items: Iterable[Item],
+        alerts: Iterable[QueuedAlert],
+        now: float,
+        *,
+        stories: Iterable[StoryRow] = (),
+        events: Iterable[EventRow] = (),
     ) -> int:
-        """Store new items and their alerts in one transaction; return alerts queued."""
+        """Store new items, their alerts and stories in one transaction; return alerts queued."""
         item_rows = [_item_row(item, feed, now) for item in items]
         alert_rows = [_alert_row(alert, now) for alert in alerts]
         with self.db.atomic():
             self.db["items"].insert_all(item_rows, ignore=True)
             self.db["outbox"].insert_all(alert_rows, ignore=True)
+            self.db["stories"].upsert_all([_story_row(s) for s in stories], pk="id")
+            self.db["events"].insert_all([_event_row(e) for e in events], ignore=True)
         return len(alert_rows)
 
     # outbox -----------------------------------------------------------------
@@ -145,7 +158,7 @@ class Store:
     def due_alerts(self, now: float, limit: int = 100) -> list[Alert]:
         """Alerts not yet accepted by Telegram whose next attempt is due, oldest first."""
         sql = (
-            "select id, item_id, chat_id, text, attempts from outbox "
+            "select id, item_id, chat_id, text, attempts, kind, target_item, story_id from outbox "
             "where status in (?, ?) and next_attempt <= ? order by id limit ?"
         )
         return [Alert(**row) for row in self.db.query(sql, [PENDING, SENDING, now, limit])]
@@ -193,6 +206,84 @@ class Store:
                 )
             self.db["outbox"].update(alert_id, values)
 
+    # events -----------------------------------------------------------------
+    @_guarded
+    def events_since(self, since: float) -> list[EventRow]:
+        """Events of items seen since a moment, oldest first."""
+        sql = "select * from events where seen_at >= ? order by seen_at, item_id"
+        return [_event_from_row(row) for row in self.db.query(sql, [since])]
+
+    # stories ----------------------------------------------------------------
+    @_guarded
+    def recent_stories(self, since: float) -> list[StoryRow]:
+        """Stories that started since a moment, oldest first."""
+        sql = "select * from stories where started >= ? order by started"
+        return [_story_from_row(row) for row in self.db.query(sql, [since])]
+
+    @_guarded
+    def story_sources(self, story_id: str) -> list[tuple[str, str]]:
+        """The (source, link) pairs that joined a story after its first item."""
+        rows = list(self.db.query("select sources from stories where id = ?", [story_id]))
+        return [tuple(pair) for pair in json.loads(rows[0]["sources"])] if rows else []
+
+    @_guarded
+    def sent_alert(self, item_id: str, chat_id: str) -> tuple[str, int | None, str] | None:
+        """(status, message_id, text) of an item's alert in a chat, if there is one."""
+        sql = "select status, message_id, text from outbox where item_id = ? and chat_id = ?"
+        rows = list(self.db.query(sql, [item_id, chat_id]))
+        return (rows[0]["status"], rows[0]["message_id"], rows[0]["text"]) if rows else None
+
+    @_guarded
+    def settle_edits(self, target_item: str, chat_id: str, now: float) -> None:
+        """Pending edits of one message are all done once its latest edit went out."""
+        with self.db.atomic():
+            self.db.execute(
+                "update outbox set status = ?, sent_at = ? where kind = 'edit' and "
+                "target_item = ? and chat_id = ? and status in (?, ?)",
+                [SENT, now, target_item, chat_id, PENDING, SENDING],
+            )
+
+    # admin commands and mutes ---------------------------------------------------
+    @_guarded
+    def recent_alerts(self, limit: int = 10) -> list[dict]:
+        """The latest alerts of feed items (not edits or admin notices), newest first."""
+        sql = (
+            "select o.status, o.chat_id, o.created_at, o.sent_at, o.error, i.title, i.link, "
+            "i.feed from outbox o join items i on i.id = o.item_id "
+            "where coalesce(o.kind, 'send') != 'edit' order by o.id desc limit ?"
+        )
+        return list(self.db.query(sql, [limit]))
+
+    @_guarded
+    def alerts_sent_since(self, since: float) -> int:
+        """How many alerts of feed items Telegram accepted since a moment."""
+        sql = (
+            "select count(*) as n from outbox o join items i on i.id = o.item_id "
+            "where o.status = ? and o.sent_at >= ? and coalesce(o.kind, 'send') != 'edit'"
+        )
+        return next(self.db.query(sql, [SENT, since]))["n"]
+
+    @_guarded
+    def muted_rules(self, now: float) -> dict[str, float]:
+        """Rules muted at this moment, with the time each mute ends."""
+        sql = "select rule, until from mutes where until > ?"
+        return {row["rule"]: row["until"] for row in self.db.query(sql, [now])}
+
+    @_guarded
+    def mute_rule(self, rule: str, until: float, by: int, now: float) -> None:
+        """Hold back a rule's alerts until a moment (replacing an earlier mute)."""
+        with self.db.atomic():
+            self.db["mutes"].upsert(
+                {"rule": rule, "until": until, "muted_by": by, "muted_at": now}, pk="rule"
+            )
+
+    @_guarded
+    def unmute_rule(self, rule: str, now: float) -> bool:
+        """End a rule's mute; False when it was not muted."""
+        with self.db.atomic():
+            cursor = self.db.execute("delete from mutes where rule = ? and until > ?", [rule, now])
+        return cursor.rowcount > 0
+
 
 def _item_row(item: Item, feed: str, now: float) -> dict:
     return {
@@ -206,8 +297,41 @@ def _item_row(item: Item, feed: str, now: float) -> dict:
     }
 
 
+def _story_row(story: StoryRow) -> dict:
+    row = asdict(story)
+    for key in ("supplier", "recipient", "categories", "weapons", "sources"):
+        row[key] = json.dumps(row[key], ensure_ascii=False)
+    return row
+
+
+def _story_from_row(row: dict) -> StoryRow:
+    for key in ("supplier", "recipient", "categories", "weapons"):
+        row[key] = tuple(json.loads(row[key]))
+    row["sources"] = tuple(tuple(pair) for pair in json.loads(row["sources"]))
+    return StoryRow(**row)
+
+
+_EVENT_LISTS = ("supplier", "recipient", "weapons", "categories", "rules")
+
+
+def _event_row(event: EventRow) -> dict:
+    row = asdict(event)
+    for key in _EVENT_LISTS:
+        row[key] = json.dumps(row[key], ensure_ascii=False)
+    return row
+
+
+def _event_from_row(row: dict) -> EventRow:
+    for key in _EVENT_LISTS:
+        row[key] = tuple(json.loads(row[key] or "[]"))
+    return EventRow(**row)
+
+
 def _alert_row(alert: QueuedAlert, now: float) -> dict:
     return {
+        "kind": alert.kind,
+        "target_item": alert.target_item,
+        "story_id": alert.story_id,
         "item_id": alert.item_id,
         "chat_id": alert.chat_id,
         "text": alert.text,
@@ -239,10 +363,23 @@ create table if not exists outbox (
     last_attempt real, sent_at real, next_attempt real not null default 0,
     unique (item_id, chat_id));
 create index if not exists outbox_due on outbox(status, next_attempt);
+create table if not exists stories (
+    id text primary key, started real not null, supplier text, recipient text,
+    categories text, weapons text, status text, minhash blob, sources text);
+create table if not exists mutes (
+    rule text primary key, until real not null, muted_by integer, muted_at real);
+create table if not exists events (
+    item_id text primary key, published text, seen_at real not null, source text,
+    title text, link text, supplier text, recipient text, weapons text, categories text,
+    status text, rules text, score real);
+create index if not exists events_seen on events(seen_at);
 """
 
 
-ADDED_COLUMNS = {"feeds": {"moved_to": str, "reported": int}}
+ADDED_COLUMNS = {
+    "feeds": {"moved_to": str, "reported": int},
+    "outbox": {"kind": str, "target_item": str, "story_id": str},
+}
 
 
 def _add_missing_columns(db: sqlite_utils.Database) -> None:
