@@ -51,15 +51,11 @@ class App:
     console: bool
 
     async def poll_all(self, feeds: tuple[Feed, ...] | None = None) -> list[PollResult]:
-        """Poll feeds concurrently (bounded), each behind its own error boundary."""
-        limit = asyncio.Semaphore(self.config.fetch.concurrency)
+        """Poll feeds concurrently (the pipeline bounds requests in flight), each behind its
+        own error boundary."""
         now = time.time()
-
-        async def poll(feed: Feed) -> PollResult:
-            async with limit:
-                return await self.pipeline.poll(feed, now, force=True)
-
-        return await asyncio.gather(*(poll(f) for f in feeds or self.config.feeds))
+        polls = (self.pipeline.poll(f, now, force=True) for f in feeds or self.config.feeds)
+        return await asyncio.gather(*polls)
 
     async def deliver_until(self, deadline: float) -> DeliveryReport:
         """Deliver the outbox until it is empty or the deadline passes."""

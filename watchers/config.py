@@ -58,6 +58,11 @@ class Config:
     rules: tuple[RuleSpec, ...] = ()
     entities: tuple[Entity, ...] = ()
     metrics_listen: tuple[str, int] | None = None  # (host, port) of /metrics and /healthz
+    report_weekly: str | None = None  # "mon 09:00" (UTC): when the weekly chart is sent
+    report_top: int = 10  # supplier -> recipient pairs on the chart
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(#.*)?$")
 
 
 class _Locator:
@@ -66,22 +71,20 @@ class _Locator:
     def __init__(self, path: Path, text: str):
         self.path = path
         self.lines = text.splitlines()
+        self.headers: dict[str, list[int]] = {}  # section -> line numbers of its headers
+        for number, line in enumerate(self.lines, 1):
+            if found := _HEADER.match(line):
+                self.headers.setdefault(found[1], []).append(number)
 
     def where(self, section: str, index: int | None = None, key: str | None = None) -> str:
         line = self._find(section, index, key)
         return f"{self.path.name} line {line}" if line else self.path.name
 
     def _find(self, section: str, index: int | None, key: str | None) -> int | None:
-        header = re.compile(rf"^\s*\[\[?\s*{re.escape(section)}\s*\]\]?\s*(#.*)?$")
-        seen, start = -1, None
-        for number, line in enumerate(self.lines, 1):
-            if header.match(line):
-                seen += 1
-                if index is None or seen == index:
-                    start = number
-                    break
-        if start is None:
+        starts = self.headers.get(section, [])
+        if (index or 0) >= len(starts):
             return None
+        start = starts[index or 0]
         if key is None:
             return start
         key_re = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
@@ -180,6 +183,21 @@ def _listen(value: Any) -> tuple[str, int]:
     return found[1].strip("[]"), int(found[2])
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekly(value: Any) -> str:
+    """A weekday and a UTC time, normalised to "mon 09:00"."""
+    found = re.fullmatch(r"\s*([a-z]+)\s+(\d{1,2}):(\d{2})\s*", str(value).lower())
+    days = set(WEEKDAYS) | {d[:3] for d in WEEKDAYS}
+    if not isinstance(value, str) or not found or found[1] not in days:
+        raise ValueError(f'expected a weekday and a UTC time like "mon 09:00", got {value!r}')
+    hour, minute = int(found[2]), int(found[3])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"no such time of day: {value!r}")
+    return f"{found[1][:3]} {hour:02d}:{minute:02d}"
+
+
 Schema = dict[str, Callable[[Any], Any]]
 
 TELEGRAM: Schema = {
@@ -208,6 +226,7 @@ FETCH: Schema = {
 }
 STORIES: Schema = {"merge": _bool, "window": _positive_duration}
 METRICS: Schema = {"listen": _listen}
+REPORT: Schema = {"weekly": _weekly, "top": _positive_int}
 FEED: Schema = {"name": _text, "url": _url, "interval": _positive_duration}
 ENTITY: Schema = {
     "name": _text,
@@ -240,6 +259,7 @@ TOP_LEVEL = {
     "rules",
     "entities",
     "metrics",
+    "report",
 }
 
 
@@ -273,6 +293,7 @@ def parse_config(text: str, path: Path) -> Config:
     fetch = _section(raw, "fetch", FETCH, loc)
     stories = _section(raw, "stories", STORIES, loc)
     metrics = _section(raw, "metrics", METRICS, loc)
+    report = _section(raw, "report", REPORT, loc)
     base = path.parent
     storage_path = Path(storage.get("path", "armswatch.db")).expanduser()
     interval = schedule.get("interval", Config.interval)
@@ -290,6 +311,8 @@ def parse_config(text: str, path: Path) -> Config:
         rules=_rules(raw, loc),
         entities=_entities(raw, loc),
         metrics_listen=metrics.get("listen"),
+        report_weekly=report.get("weekly"),
+        report_top=report.get("top", Config.report_top),
     )
 
 
@@ -305,12 +328,13 @@ def _check_table(table: Any, schema: Schema, loc: _Locator, section: str, index:
         raise ConfigError(f"{loc.where(section, index)}: [{section}] must be a table")
     out = {}
     for key, value in table.items():
-        where = loc.where(section, index, key)
         if key not in schema:
+            where = loc.where(section, index, key)
             raise ConfigError(f"{where}: unknown key {key!r} in [{section}]{_hint(key, schema)}")
         try:
             out[key] = schema[key](value)
         except ValueError as exc:
+            where = loc.where(section, index, key)
             raise ConfigError(f"{where}: [{section}] {key}: {exc}") from None
     return out
 

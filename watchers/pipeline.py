@@ -44,6 +44,7 @@ class PollResult:
     new: int = 0
     alerts: int = 0
     error: str = ""
+    kind: str = ""  # of a failure: the FetchError kind or the exception's class
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Pipeline:
         self.client = client
         self.executor = executor
         self.stories = stories
+        self.fetching = asyncio.Semaphore(config.fetch.concurrency)
 
     async def poll(self, feed: Feed, now: float, force: bool = False) -> PollResult:
         """Poll a feed unless it is backing off; never raises for the feed's own faults."""
@@ -101,13 +103,14 @@ class Pipeline:
         return result
 
     async def _poll(self, feed: Feed, state: FeedState, now: float):
-        fetched = await fetch_feed(
-            self.client,
-            state.moved_to or feed.url,
-            self.config.fetch,
-            state.etag,
-            state.last_modified,
-        )
+        async with self.fetching:  # bounds requests in flight; the deadline starts after
+            fetched = await fetch_feed(
+                self.client,
+                state.moved_to or feed.url,
+                self.config.fetch,
+                state.etag,
+                state.last_modified,
+            )
         if fetched.moved_to and fetched.moved_to != state.moved_to:
             log.warning(
                 "event=feed_moved feed=%s to=%s note='update its url in the config'",
@@ -191,9 +194,12 @@ class Pipeline:
     def alerts_for(self, items: Sequence[Item], now: float) -> Outgoing:
         """Match items against the rules; one alert per item and chat, filed into stories."""
         out = Outgoing()
+        muted = self.store.muted_rules(now)  # /mute: these rules' matches are not alerted
         for item in items:
             seen = self.rules.read(item)
             verdict = self.rules.verdict(item, seen)
+            kept = tuple(m for m in verdict.matches if m.rule not in muted)
+            verdict = replace(verdict, matches=kept)
             chats = self._by_chat(verdict)
             if not chats:
                 continue
@@ -241,7 +247,7 @@ class Pipeline:
         )
         if self._report_failure(feed, new_state, now):
             new_state = replace(new_state, reported=True)
-        return PollResult(feed.name, status, error=message), new_state
+        return PollResult(feed.name, status, error=message, kind=kind), new_state
 
     def _report_failure(self, feed: Feed, state: FeedState, now: float) -> bool:
         """Tell the admin chat once when a feed has failed report_after times in a row."""

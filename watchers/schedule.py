@@ -13,17 +13,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watchers.app import App, compile_rules, open_app
+from watchers.admin import start_admin
+from watchers.app import App, compile_rules, open_app, read_token
 from watchers.config import Config, load_config
 from watchers.errors import ArmswatchError
+from watchers.metrics import Metrics, serve_metrics
 from watchers.models import Feed
+from watchers.report import weekly_report
 
 log = logging.getLogger("armswatch.schedule")
 
 DELIVERY_TICK = 5.0
 STOP_TIMEOUT = 2.0
+REPORT_JOB = "weekly-report"
+START_RATE = 20.0  # first polls per second at most, on average, when a daemon starts
 
 
 class Daemon:
@@ -38,15 +44,19 @@ class Daemon:
         self.feeds: dict[str, Feed] = {}
         self.fatal: str | None = None  # why the daemon had to stop, if it had to
         self.polling: set[asyncio.Task] = set()
+        self.metrics = Metrics()
 
     async def run(self) -> None:
         """Schedule every feed, deliver continuously, and wait for a stop signal."""
+        server = serve_metrics(self.metrics, self.app.config.metrics_listen)  # None when off
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop, sig.name)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload, "SIGHUP")
         self.scheduler.start()
         self.schedule_feeds(self.app.config.feeds)
+        self.schedule_report()
+        admin = start_admin(self.app, read_token(self.app.config))  # None without admins
         tasks = [
             asyncio.create_task(self.deliver_forever(), name="deliver"),
             asyncio.create_task(self.watch_config(), name="watch-config"),
@@ -59,6 +69,10 @@ class Daemon:
         )
         await self.stopping.wait()
         self.scheduler.shutdown(wait=False)
+        if admin:
+            await asyncio.wait_for(admin.stop(), STOP_TIMEOUT)
+        if server:
+            server.close()
         # In-flight polls are abandoned: nothing of theirs was stored yet, or all of it was
         # (one transaction per feed), so the next start redoes them safely.
         for task in (*self.polling, *tasks):
@@ -90,12 +104,15 @@ class Daemon:
                 continue
             if url in self.feeds:
                 self.scheduler.remove_job(url)
-            self._add_job(feed, first=url not in self.feeds)
+            self._add_job(feed, first=url not in self.feeds, spread=len(wanted) / START_RATE)
             self.feeds[url] = feed
+        config = self.app.config
+        self.metrics.watch_feeds(self.feeds.values(), config.jitter, config.fetch.timeout)
 
-    def _add_job(self, feed: Feed, first: bool) -> None:
+    def _add_job(self, feed: Feed, first: bool, spread: float) -> None:
+        """Schedule a feed; first polls spread out so many feeds never start at once."""
         jitter = self.app.config.jitter
-        spread = random.uniform(0, min(feed.interval, max(jitter, 1.0)))
+        delay = random.uniform(0, min(feed.interval, max(jitter, 1.0, spread)))
         self.scheduler.add_job(
             self.poll_feed,
             IntervalTrigger(seconds=feed.interval, jitter=int(jitter) or None),
@@ -105,7 +122,7 @@ class Daemon:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=int(max(1, feed.interval // 2)),
-            next_run_time=datetime.now(UTC) + timedelta(seconds=spread),
+            next_run_time=datetime.now(UTC) + timedelta(seconds=delay),
         )
         if not first:
             log.info("event=feed_rescheduled feed=%s interval=%gs", feed.name, feed.interval)
@@ -117,8 +134,9 @@ class Daemon:
         if feed is None or self.stopping.is_set() or task is None:
             return
         self.polling.add(task)
+        started = time.time()
         try:
-            result = await self.app.pipeline.poll(feed, time.time())
+            result = await self.app.pipeline.poll(feed, started)
         except ArmswatchError as exc:  # the store failed: nothing can be recorded, stop
             self.fail(str(exc))
             return
@@ -127,6 +145,7 @@ class Daemon:
             return
         finally:
             self.polling.discard(task)
+        self.metrics.record_poll(result, time.time() - started)
         if result.alerts:
             self.wake_delivery.set()
 
@@ -134,7 +153,8 @@ class Daemon:
         """Deliver the outbox whenever alerts are queued, and on a regular tick for retries."""
         while not self.stopping.is_set():
             try:
-                await self.app.deliverer.deliver_due(until=time.time() + 3600)
+                report = await self.app.deliverer.deliver_due(until=time.time() + 3600)
+                self.metrics.record_delivery(report)
             except ArmswatchError as exc:
                 self.fail(str(exc))
             self.wake_delivery.clear()
@@ -168,15 +188,44 @@ class Daemon:
             log.error("event=config_rejected error=%r (keeping the running config)", str(exc))
             return False
         old = self.app.config
-        if config.storage_path != old.storage_path or config.telegram != old.telegram:
-            log.warning("event=config_partial note='[storage] and [telegram] apply on restart'")
-            config = replace(config, storage_path=old.storage_path, telegram=old.telegram)
+        at_restart = ("storage_path", "telegram", "metrics_listen")
+        if any(getattr(config, key) != getattr(old, key) for key in at_restart):
+            log.warning(
+                "event=config_partial note='[storage], [telegram] and [metrics] apply on restart'"
+            )
+            config = replace(config, **{key: getattr(old, key) for key in at_restart})
         self.app.config = config
         self.app.pipeline.config = config
         self.app.pipeline.rules = rules
         self.schedule_feeds(config.feeds)
+        self.schedule_report()
         log.info("event=config_reloaded feeds=%d rules=%d", len(config.feeds), len(config.rules))
         return True
+
+    def schedule_report(self) -> None:
+        """Add, move or drop the weekly report job to match `[report] weekly` (UTC)."""
+        if self.scheduler.get_job(REPORT_JOB):
+            self.scheduler.remove_job(REPORT_JOB)
+        if not self.app.config.report_weekly:
+            return
+        day, at = self.app.config.report_weekly.split()
+        hour, minute = (int(part) for part in at.split(":"))
+        self.scheduler.add_job(
+            self.send_report,
+            CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=UTC),
+            id=REPORT_JOB,
+            name="weekly report",
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
+
+    async def send_report(self) -> None:
+        """The weekly job: the last 7 days' chart to the channel (or to a file, no token)."""
+        config = self.app.config
+        try:
+            await weekly_report(config, self.app.pipeline.store, read_token(config), time.time())
+        except ArmswatchError as exc:  # the store failed
+            self.fail(str(exc))
 
 
 async def run_daemon(config: Config) -> str | None:

@@ -93,8 +93,12 @@ class Store:
         row = asdict(state)
         row["polled_once"] = int(state.polled_once)
         row["reported"] = int(state.reported)
+        columns = ", ".join(row)  # plain SQL: this runs once per poll of every feed
+        marks = ", ".join("?" * len(row))
         with self.db.atomic():
-            self.db["feeds"].upsert(row, pk="url")
+            self.db.execute(
+                f"insert or replace into feeds ({columns}) values ({marks})", list(row.values())
+            )
 
     @_guarded
     def feed_states(self) -> list[FeedState]:
@@ -212,6 +216,15 @@ class Store:
         """Events of items seen since a moment, oldest first."""
         sql = "select * from events where seen_at >= ? order by seen_at, item_id"
         return [_event_from_row(row) for row in self.db.query(sql, [since])]
+
+    @_guarded
+    def event_stories(self, since: float) -> dict[str, str]:
+        """Item id -> story id, for events seen since a moment whose item joined a story."""
+        sql = (
+            "select distinct e.item_id, o.story_id from events e join outbox o "
+            "on o.item_id = e.item_id where e.seen_at >= ? and o.story_id is not null"
+        )
+        return {row["item_id"]: row["story_id"] for row in self.db.query(sql, [since])}
 
     # stories ----------------------------------------------------------------
     @_guarded
