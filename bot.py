@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -37,10 +38,29 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--explain", action="store_true", help="add matched terms and reasons")
     explain = commands.add_parser("explain", help="why a text would or would not alert")
     explain.add_argument("text", help="headline, optionally a newline and the summary")
+    export = commands.add_parser("export", help="the stored transfer events as CSV or JSON Lines")
+    export.add_argument("--since", type=duration, default="30d", help="how far back (30d)")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="(csv)")
+    export.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    report = commands.add_parser("report", help="draw the stories chart as a PNG")
+    report.add_argument("--since", type=duration, default="30d", help="how far back (30d)")
+    report.add_argument("--out", metavar="FILE", default="report.png", help="(report.png)")
+    report.add_argument("--top", type=int, help="supplier -> recipient pairs shown ([report] top)")
+    report.add_argument("--send", action="store_true", help="also send it to the channel now")
     for sub in commands.choices.values():
         sub.add_argument("--config", default=argparse.SUPPRESS, help="config file")
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     return parser
+
+
+def duration(text: str) -> float:
+    """An argparse type: "30d", "12h" or seconds."""
+    from watchers.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,12 +152,75 @@ def cmd_explain(config, args) -> int:
     return EXIT_OK
 
 
+def cmd_export(config, args) -> int:
+    import time
+
+    from watchers.export import story_events, write_export
+    from watchers.store import open_store
+
+    store = open_store(config.storage_path)
+    try:
+        stories = story_events(store, time.time() - args.since)
+    finally:
+        store.close()
+    out = contextlib.nullcontext(sys.stdout)
+    if args.out:
+        try:
+            out = open(args.out, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise ArmswatchError(f"{args.out}: cannot write: {exc.strerror}") from None
+    try:
+        with out as stream:
+            count = write_export(stories, stream, args.format)
+    except BrokenPipeError:  # `export | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    print(f"exported {count} stories", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(config, args) -> int:
+    import time
+    from pathlib import Path
+
+    from watchers.app import read_token
+    from watchers.report import caption, draw_report, load_summary, send_photo
+    from watchers.store import open_store
+
+    now = time.time()
+    store = open_store(config.storage_path)
+    try:
+        summary = load_summary(store, now - args.since, now, args.top or config.report_top)
+    finally:
+        store.close()
+    png = draw_report(summary)
+    try:
+        Path(args.out).write_bytes(png)
+    except OSError as exc:
+        raise ArmswatchError(f"{args.out}: cannot write: {exc.strerror}") from None
+    print(f"{summary.stories} stories drawn to {args.out}", file=sys.stderr)
+    token = read_token(config)
+    if args.send and not token:
+        raise ArmswatchError(f"--send needs a bot token in {config.telegram.token_env}")
+    if args.send:
+        from telegram.error import TelegramError
+
+        try:
+            asyncio.run(send_photo(config, token, png, caption(summary)))
+        except TelegramError as exc:
+            raise ArmswatchError(f"Telegram did not take the report: {exc}") from None
+        print(f"sent to {config.telegram.chat_id}", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": cmd_run,
     "once": cmd_once,
     "check": cmd_check,
     "score": cmd_score,
     "explain": cmd_explain,
+    "export": cmd_export,
+    "report": cmd_report,
 }
 
 if __name__ == "__main__":
