@@ -89,9 +89,11 @@ def draw_report(summary: Summary) -> bytes:
     pairs = summary.pairs or [("no stories", 0)]
     categories = summary.categories or [("no stories", 0)]
     rows = len(pairs) + len(categories)
-    fig = Figure(figsize=(9, 2.2 + 0.38 * rows), dpi=110, layout="constrained")
-    top, bottom = fig.subplots(2, 1, height_ratios=[len(pairs) + 1, len(categories) + 1])
-    title = f"Arms-transfer stories, {period(summary)} ({summary.stories} stories)"
+    fig = Figure(figsize=(9, 2.2 + 0.38 * max(rows, 8)), dpi=110, layout="constrained")
+    ratios = [max(len(pairs), 4) + 1, max(len(categories), 4) + 1]
+    top, bottom = fig.subplots(2, 1, height_ratios=ratios)
+    noun = "story" if summary.stories == 1 else "stories"
+    title = f"Arms-transfer stories, {period(summary)} ({summary.stories} {noun})"
     fig.suptitle(title, fontsize=13, fontweight="bold")
     _bars(top, pairs, "Supplier → recipient", "#2b6cb0")
     _bars(bottom, categories, "Weapon category", "#c05621")
@@ -111,6 +113,8 @@ def _bars(ax, counts: list[tuple[str, int]], title: str, color: str) -> None:
     ax.set_title(title, loc="left", fontsize=11)
     ax.xaxis.set_visible(False)
     ax.set_xlim(0, max([*values, 1]) * 1.12)
+    slots = max(len(labels), 4)  # a few bars stay thin, at the top
+    ax.set_ylim(len(labels) - slots - 0.5, len(labels) - 0.5)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", labelsize=10, length=0)
