@@ -137,8 +137,10 @@ def test_admin_commands_end_to_end(tmp_path, feed_server, bot_api, bot_token):
         assert keyword_title(1) not in "\n".join(m.plain for m in bot_api.messages_for(CHAT))
     finally:
         daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=10) == 0
-    log = daemon.stderr.read()
+        code = daemon.wait(timeout=10)
+        log = daemon.stderr.read()
+        print(log)  # shown when the test fails
+    assert code == 0
     assert f"event=command_ignored user={STRANGER}" in log
     assert "event=rule_muted rule=keyword for=3600s by=4242" in log
     assert "Traceback" not in log and bot_token not in log
