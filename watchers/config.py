@@ -49,6 +49,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     storage_path: Path = Path("armswatch.db")
     interval: float = 600.0
+    min_interval: float | None = None  # set: feeds that post often are polled this often
     jitter: float = 30.0
     backfill: float = 86400.0
     fetch: FetchConfig = field(default_factory=FetchConfig)
@@ -213,6 +214,7 @@ TELEGRAM: Schema = {
 STORAGE: Schema = {"path": _text}
 SCHEDULE: Schema = {
     "interval": _positive_duration,
+    "min_interval": _positive_duration,
     "jitter": parse_duration,
     "backfill": parse_duration,
 }
@@ -302,6 +304,7 @@ def parse_config(text: str, path: Path) -> Config:
         telegram=TelegramConfig(**telegram),
         storage_path=storage_path if storage_path.is_absolute() else base / storage_path,
         interval=interval,
+        min_interval=schedule.get("min_interval"),
         jitter=schedule.get("jitter", Config.jitter),
         backfill=schedule.get("backfill", Config.backfill),
         fetch=FetchConfig(**fetch),

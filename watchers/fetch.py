@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import ssl
 import time
 import zlib
@@ -44,6 +45,7 @@ class FetchResult:
     last_modified: str = ""
     content_type: str = ""
     moved_to: str | None = None  # the new URL after a permanent redirect
+    fresh_for: float | None = None  # seconds the server says the feed stays unchanged
 
     @property
     def not_modified(self) -> bool:
@@ -113,8 +115,10 @@ def _network_kind(exc: BaseException) -> str:
 async def _get(client: httpx.AsyncClient, url: str, headers: dict, max_bytes: int) -> FetchResult:
     async with client.stream("GET", url, headers=headers) as response:
         moved = _permanent_redirect(response)
+        fresh = freshness(response.headers)
         if response.status_code == 304:
-            return FetchResult(304, etag=headers.get("If-None-Match", ""), moved_to=moved)
+            etag = headers.get("If-None-Match", "")
+            return FetchResult(304, etag=etag, moved_to=moved, fresh_for=fresh)
         _raise_for_status(response)
         body = await _read_capped(response, max_bytes)
         return FetchResult(
@@ -124,7 +128,22 @@ async def _get(client: httpx.AsyncClient, url: str, headers: dict, max_bytes: in
             last_modified=response.headers.get("Last-Modified", ""),
             content_type=response.headers.get("Content-Type", ""),
             moved_to=moved,
+            fresh_for=fresh,
         )
+
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def freshness(headers: httpx.Headers | dict, now: float | None = None) -> float | None:
+    """How long the answer stays fresh: Cache-Control max-age, else Expires (else None)."""
+    control = headers.get("Cache-Control", "")
+    if "no-cache" in control.lower() or "no-store" in control.lower():
+        return None
+    if found := _MAX_AGE.search(control):
+        return float(found.group(1))
+    expires = parse_retry_after(headers.get("Expires", ""), now)
+    return expires if expires else None
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:

@@ -39,7 +39,7 @@ class PollResult:
     """What one poll of one feed did."""
 
     feed: str
-    status: str  # ok | not_modified | unchanged | error | gone | backoff
+    status: str  # ok | not_modified | unchanged | error | gone | waiting (not due yet)
     items: int = 0
     new: int = 0
     alerts: int = 0
@@ -61,6 +61,11 @@ def _queued(item_id: str, chat: str, text: str, filing: Filing | None) -> Queued
         story = filing.story.id if filing else None
         return QueuedAlert(item_id, chat, text, story_id=story)
     return QueuedAlert(item_id, chat, text, filing.kind, filing.story.first_item, filing.story.id)
+
+
+def poll_tick(feed: Feed, config: Config) -> float:
+    """How often a feed's job wakes up: its interval, or min_interval when adaptive."""
+    return min(feed.interval, config.min_interval or feed.interval)
 
 
 class Pipeline:
@@ -88,8 +93,8 @@ class Pipeline:
         state = self.store.feed_state(feed.url)
         if not force and state.status == "gone":
             return PollResult(feed.name, "gone", error=state.error)
-        if not force and state.next_poll > now:
-            return PollResult(feed.name, "backoff", error=state.error)
+        if not force and not self._due(feed, state, now):
+            return PollResult(feed.name, "waiting", error=state.error)
         try:
             result, state = await self._poll(feed, state, now)
         except StoreError:
@@ -120,7 +125,13 @@ class Pipeline:
             state = replace(state, moved_to=fetched.moved_to)
         self._report_recovery(feed, state, now)
         ok = replace(
-            state, name=feed.name, failures=0, error="", last_poll=now, last_ok=now, next_poll=0.0
+            state,
+            name=feed.name,
+            failures=0,
+            error="",
+            last_poll=now,
+            last_ok=now,
+            next_poll=self._next_poll(feed, state, fetched.fresh_for, now),
         )
         if fetched.not_modified:
             return self._quiet(feed, state, ok, "not_modified")
@@ -144,6 +155,8 @@ class Pipeline:
                 len(new),
                 queued,
             )
+        if new:
+            ok = replace(ok, next_poll=now + poll_tick(feed, self.config))
         ok = replace(
             ok,
             status="ok",
@@ -177,6 +190,22 @@ class Pipeline:
         """The keys (as the feed writes them) that name stored items."""
         scoped = {scoped_id(key, scope): key for key in keys}
         return {scoped[key] for key in self.store.known(list(scoped))}
+
+    def _due(self, feed: Feed, state: FeedState, now: float) -> bool:
+        """Whether this tick is the one nearest the feed's next poll."""
+        return state.next_poll - now <= poll_tick(feed, self.config) / 2
+
+    def _next_poll(
+        self, feed: Feed, state: FeedState, fresh_for: float | None, now: float
+    ) -> float:
+        """When to poll a feed that had nothing new: the wait doubles from the fastest tick
+        up to its interval (feeds that post often stay fast), and never before the server
+        says the feed may change (Cache-Control max-age, Expires), up to max_backoff."""
+        tick = poll_tick(feed, self.config)
+        last_wait = state.next_poll - state.last_poll if state.next_poll > state.last_poll else 0
+        wait = min(feed.interval, max(tick, 2 * last_wait))
+        wait = max(wait, min(fresh_for or 0.0, self.config.fetch.max_backoff))
+        return now + wait
 
     def _quiet(self, feed: Feed, old: FeedState, ok: FeedState, status: str):
         if old.status in ("error", "gone"):

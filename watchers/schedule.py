@@ -22,6 +22,7 @@ from watchers.config import Config, load_config
 from watchers.errors import ArmswatchError
 from watchers.metrics import Metrics, serve_metrics
 from watchers.models import Feed
+from watchers.pipeline import poll_tick
 from watchers.report import weekly_report
 
 log = logging.getLogger("armswatch.schedule")
@@ -115,7 +116,7 @@ class Daemon:
         delay = random.uniform(0, min(feed.interval, max(jitter, 1.0, spread)))
         self.scheduler.add_job(
             self.poll_feed,
-            IntervalTrigger(seconds=feed.interval, jitter=int(jitter) or None),
+            IntervalTrigger(seconds=poll_tick(feed, self.app.config), jitter=int(jitter) or None),
             args=[feed.url],
             id=feed.url,
             name=feed.name,
