@@ -69,8 +69,11 @@ class Admin:
 
 
 def item_ids(db_path: Path) -> set[str]:
-    with sqlite3.connect(db_path) as db:
-        return {row[0] for row in db.execute("select id from items")}
+    try:
+        with sqlite3.connect(db_path) as db:
+            return {row[0] for row in db.execute("select id from items")}
+    except sqlite3.OperationalError:  # not made yet
+        return set()
 
 
 def outbox_items(db_path: Path) -> set[str]:
@@ -145,6 +148,29 @@ def test_admin_commands_end_to_end(tmp_path, feed_server, bot_api, bot_token):
     assert "event=rule_muted rule=keyword for=3600s by=4242" in log
     assert "Traceback" not in log and bot_token not in log
     assert bot_api.messages_for(STRANGER) == []
+
+
+def test_commands_work_once_telegram_is_back_after_being_down_at_start(
+    tmp_path, feed_server, bot_api, bot_token
+):
+    feed_server.set("/f.xml", rss(keyword_items(1)))
+    config = write_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    admin = Admin(bot_api)
+    bot_api.stop()  # connection refused: getMe fails, the daemon goes on polling feeds
+    daemon = start_run(config, bot_token)
+    try:
+        wait_for(lambda: item_ids(tmp_path / "state.db"), timeout=20)
+        bot_api.start()
+        assert "Feeds: 1 ok, 0 failing" in admin.ask("/status")
+        wait_for(lambda: bot_api.messages_for(CHAT), timeout=15)  # the alert was retried
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=10)
+        log = daemon.stderr.read()
+        print(log)  # shown when the test fails
+    assert code == 0
+    assert "event=admin_start_failed retry_in=2s" in log and "event=admin_started" in log
+    assert bot_token not in log
 
 
 def test_no_admins_means_no_polling_for_updates(tmp_path, feed_server, bot_api, bot_token):

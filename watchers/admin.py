@@ -24,7 +24,7 @@ log = logging.getLogger("armswatch.admin")
 
 MAX_CHARS = 4000  # Telegram's limit is 4096 (UTF-16 units); leave room
 RECENT = 10
-RETRY_MAX = 300.0
+RETRY_FIRST, RETRY_MAX = 2.0, 300.0  # seconds between attempts to reach Telegram at start
 FAILING = ("error", "gone")
 HELP = (
     ("status", "feeds ok and failing, last poll, queue, alerts today"),
@@ -277,28 +277,41 @@ class AdminBot:
 
     async def _run(self) -> None:
         from telegram import BotCommand
-        from telegram.error import TelegramError
 
-        delay = 5.0
-        while True:
-            try:
-                await self.application.initialize()
-                break
-            except TelegramError as exc:
-                log.warning("event=admin_start_failed retry_in=%.0fs error=%r", delay, str(exc))
-                await asyncio.sleep(delay)
-                delay = min(RETRY_MAX, delay * 2)
-        await self.application.start()
-        await self.application.updater.start_polling(error_callback=self._poll_failed)
+        delay = RETRY_FIRST
+        while not await self._start(delay):
+            await asyncio.sleep(delay)
+            delay = min(RETRY_MAX, delay * 2)
         commands = [BotCommand(name, what[:256]) for name, what in HELP]
         await self._quietly(self.application.bot.set_my_commands(commands))
         log.info("event=admin_started admins=%d", len(self.app.config.telegram.admins))
 
-    async def stop(self) -> None:
-        """Stop polling and close the Application's connections."""
+    async def _start(self, retry_in: float) -> bool:
+        """Initialize and start polling; False (logged) while Telegram cannot be reached."""
+        from telegram.error import TelegramError
+
+        try:
+            await self.application.initialize()  # getMe: fails while Telegram is down
+            if not self.application.running:
+                await self.application.start()
+            await self.application.updater.start_polling(error_callback=self._poll_failed)
+        except TelegramError as exc:
+            log.warning("event=admin_start_failed retry_in=%.0fs error=%r", retry_in, str(exc))
+            return False
+        return True
+
+    async def stop(self, timeout: float = 1.5) -> None:
+        """Stop polling and close the Application's connections, within `timeout`."""
         if self.task and not self.task.done():
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._shutdown()
+        except TimeoutError:
+            log.warning("event=admin_stop_timeout note='Telegram did not answer in time'")
+
+    async def _shutdown(self) -> None:
         updater = self.application.updater
         if updater and updater.running:
             await self._quietly(updater.stop())
