@@ -87,7 +87,7 @@ class Metrics:
         self.polls.labels(result.status).inc()
         if result.status in FAILING:
             self.fetch_errors.labels(result.kind or "other").inc()
-        if result.status != "backoff":
+        if result.status != "waiting":
             self.feed_status[result.feed] = result.status
             self.poll_seconds.observe(seconds)
         self.items_parsed.inc(result.items)
