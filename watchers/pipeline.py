@@ -155,8 +155,8 @@ class Pipeline:
                 len(new),
                 queued,
             )
-        if new:
-            ok = replace(ok, next_poll=now + poll_tick(feed, self.config))
+        if new:  # a feed that posts: back to the fastest tick, if the server allows
+            ok = replace(ok, next_poll=self._next_poll(feed, state, fetched.fresh_for, now, True))
         ok = replace(
             ok,
             status="ok",
@@ -196,14 +196,20 @@ class Pipeline:
         return state.next_poll - now <= poll_tick(feed, self.config) / 2
 
     def _next_poll(
-        self, feed: Feed, state: FeedState, fresh_for: float | None, now: float
+        self,
+        feed: Feed,
+        state: FeedState,
+        fresh_for: float | None,
+        now: float,
+        posted: bool = False,
     ) -> float:
-        """When to poll a feed that had nothing new: the wait doubles from the fastest tick
-        up to its interval (feeds that post often stay fast), and never before the server
-        says the feed may change (Cache-Control max-age, Expires), up to max_backoff."""
+        """When to poll next: after the fastest tick when the feed just posted; when it had
+        nothing new, a wait that doubles up to its interval (feeds that post often stay
+        fast). Never before the server says the feed may change (Cache-Control max-age,
+        Expires), up to max_backoff."""
         tick = poll_tick(feed, self.config)
         last_wait = state.next_poll - state.last_poll if state.next_poll > state.last_poll else 0
-        wait = min(feed.interval, max(tick, 2 * last_wait))
+        wait = tick if posted else min(feed.interval, max(tick, 2 * last_wait))
         wait = max(wait, min(fresh_for or 0.0, self.config.fetch.max_backoff))
         return now + wait
 
