@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
-from datasketch import MinHash, MinHashLSH
+from typing import TYPE_CHECKING
 
 from watchers.models import Detection, Item, Mention, StoryRow
+
+if TYPE_CHECKING:  # datasketch pulls in scipy (0.3 s): imported when a story is first filed
+    from datasketch import MinHash
 
 NUM_PERM = 64
 SCHEME = "affine32"  # datasketch's hashing scheme, named so stored signatures stay valid
@@ -175,6 +176,8 @@ def _plain_words(text: str) -> set[str]:
 
 def signature(words: Iterable[str]) -> MinHash:
     """The MinHash of a word set."""
+    from datasketch import MinHash
+
     minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
     minhash.update_batch([w.encode("utf-8") for w in words])
     return minhash
@@ -205,6 +208,8 @@ class StoryIndex:
 
     def __init__(self, window: float):
         self.window = window
+        from datasketch import MinHashLSH
+
         self.lsh = MinHashLSH(threshold=WEAK, num_perm=NUM_PERM)
         self.stories: dict[str, Story] = {}
 
@@ -250,13 +255,16 @@ def story_row(story: Story) -> StoryRow:
         categories=tuple(sorted(event.categories)),
         weapons=tuple(sorted(event.weapons)),
         status=event.status,
-        minhash=story.minhash.hashvalues.astype(np.uint64).tobytes(),
+        minhash=story.minhash.hashvalues.astype("uint64").tobytes(),
         sources=tuple(story.sources),
     )
 
 
 def story_from_row(row: StoryRow) -> Story:
     """A stored story, followed again (after a restart)."""
+    import numpy as np
+    from datasketch import MinHash
+
     hashvalues = np.frombuffer(row.minhash, dtype=np.uint64)
     event = Event(
         frozenset(row.supplier),
@@ -281,9 +289,18 @@ class StoryBook:
     """Files alerting items into stories; the pipeline's one entry point to merging."""
 
     def __init__(self, window: float, rows: Iterable[StoryRow] = ()):
-        self.index = StoryIndex(window)
-        for row in rows:
-            self.index.add(story_from_row(row))
+        self.window = window
+        self._rows = list(rows)
+        self._index: StoryIndex | None = None
+
+    @property
+    def index(self) -> StoryIndex:
+        """The index of recent stories, built when the first item is filed."""
+        if self._index is None:
+            self._index = StoryIndex(self.window)
+            for row in self._rows:
+                self._index.add(story_from_row(row))
+        return self._index
 
     def file(
         self,
