@@ -11,6 +11,7 @@ as a reply to the story's first one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -174,11 +175,20 @@ def _plain_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.casefold()) if len(w) > 2 and w not in _STOPWORDS}
 
 
+@functools.cache
+def _permutations() -> object:
+    """datasketch's hash permutations for NUM_PERM and SCHEME: fixed by its seed, so made once
+    (making them costs seven times the MinHash of a headline)."""
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
+
+
 def signature(words: Iterable[str]) -> MinHash:
     """The MinHash of a word set."""
     from datasketch import MinHash
 
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())
     minhash.update_batch([w.encode("utf-8") for w in words])
     return minhash
 
