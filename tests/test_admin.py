@@ -68,6 +68,19 @@ class Admin:
         return "\n".join(m.plain for m in answers)
 
 
+def edited(text: str, user: int) -> dict:
+    """An edited private message: not a new command."""
+    return {
+        "message_id": 1,
+        "date": int(time.time()) - 5,
+        "edit_date": int(time.time()),
+        "chat": {"id": user, "type": "private", "first_name": "Tester"},
+        "from": {"id": user, "is_bot": False, "first_name": "Tester"},
+        "text": text,
+        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+    }
+
+
 def item_ids(db_path: Path) -> set[str]:
     try:
         with sqlite3.connect(db_path) as db:
@@ -91,7 +104,9 @@ def test_admin_commands_end_to_end(tmp_path, feed_server, bot_api, bot_token):
         wait_for(lambda: len(bot_api.messages_for(CHAT)) == 2, timeout=20)
 
         stranger.api.push_message("/status", chat_id=STRANGER, user_id=STRANGER)
-        assert "/status" in admin.ask("/help")  # answered after the stranger's update
+        bot_api.push_update({"edited_message": edited("/status", ADMIN)})
+        help_text = admin.ask("/help")  # answered after the stranger's and the edit's updates
+        assert help_text.startswith("armswatch commands") and "/mute RULE DURATION" in help_text
         assert bot_api.messages_for(STRANGER) == []
 
         status = admin.ask("/status")

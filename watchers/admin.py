@@ -262,10 +262,11 @@ class AdminBot:
         builder = builder.request(HTTPXRequest(connect_timeout=timeout, read_timeout=timeout))
         self.application = builder.build()
         self.no_preview = LinkPreviewOptions(is_disabled=True)
-        admins = filters.User(user_id=telegram.admins)
-        for name, answer in COMMANDS.items():
-            self.application.add_handler(CommandHandler(name, self._handler(answer), admins))
-        self.application.add_handler(MessageHandler(filters.COMMAND & ~admins, self._ignored), 1)
+        admins, new = filters.User(user_id=telegram.admins), filters.UpdateType.MESSAGE
+        for name, answer in COMMANDS.items():  # edited messages are not commands again
+            self.application.add_handler(CommandHandler(name, self._handler(answer), admins & new))
+        ignored = MessageHandler(filters.COMMAND & new & ~admins, self._ignored)
+        self.application.add_handler(ignored, 1)
         self.application.add_error_handler(self._failed)
         self.task: asyncio.Task | None = None
         self._ignored_users: set[int] = set()
