@@ -52,7 +52,7 @@ def test_seed_article_becomes_one_alert_and_only_once(tmp_path, feed_server, bot
     )
     assert once(config) == 0
     (message,) = bot_api.messages_for(CHAT)
-    assert "Iran → Russia" in message.plain and "ballistic missiles" in message.plain
+    assert "🇮🇷 Iran → 🇷🇺 Russia" in message.plain and "ballistic missiles" in message.plain
     assert f'href="{seed["link"]}"' in message.text
     assert "iran-to-russia" in message.plain
     assert once(config) == 0
@@ -207,7 +207,7 @@ def test_no_token_prints_alerts(tmp_path, feed_server, monkeypatch, capsys):
     assert once(config) == 0
     out = capsys.readouterr().out
     assert "--- alert for @armswatch_test ---" in out
-    assert "Iran → Russia" in out and seed_item()["title"] in out
+    assert "🇮🇷 Iran → 🇷🇺 Russia" in out and seed_item()["title"] in out
 
 
 def test_old_items_on_first_poll_are_recorded_not_alerted(

@@ -468,7 +468,7 @@ def test_the_process_lives_and_the_good_feed_is_unaffected(run):
     assert run.codes == [0, 0], run.err[-3000:]
     assert "Traceback" not in run.err and "poll_crashed" not in run.err
     (alert,) = run.alerts_of("good")
-    assert "Iran → Russia" in alert and seed_item()["title"] in alert
+    assert "🇮🇷 Iran → 🇷🇺 Russia" in alert and seed_item()["title"] in alert
     assert run.states["good"]["status"] in ("ok", "not_modified")
 
 

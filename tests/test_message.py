@@ -33,6 +33,13 @@ def test_alert_shows_event_link_source_and_rule():
     assert lines[-1] == "Rule: arms-transfer (Iran)"
 
 
+def test_event_line_shows_flags_of_countries():
+    from watchers.entities import Gazetteer
+
+    html = format_alert(SEED, (Match("r"),), DETECTION, Gazetteer.load().flag)
+    assert html.startswith("🚨 <b>🇮🇷 Iran → 🇷🇺 Russia · ballistic missiles · planned</b>")
+
+
 def test_priority_rule_is_marked():
     html = format_alert(SEED, (Match("iran-to-russia", priority=True),), DETECTION)
     assert html.startswith("‼️ ")

@@ -128,7 +128,7 @@ def load_countries(path: Path) -> list[_Entry]:
         listed = parse_aliases(aliases, source) + adjective_list
         if options != "manual":
             listed = with_name_alias(name, listed) + pycountry_names(country)
-        entity = Entity(name, "country", tuple(dict.fromkeys(listed)))
+        entity = Entity(name, "country", tuple(dict.fromkeys(listed)), code=country.alpha_2)
         entries.append(_Entry(entity, source, adjective_list))
     return entries
 
@@ -278,6 +278,13 @@ class Gazetteer:
     def is_adjective(self, mention: Mention) -> bool:
         """Whether a mention names its country by a demonym ("Iranian", "російськ*")."""
         return mention.text in self.adjectives
+
+    def flag(self, name: str) -> str:
+        """The flag emoji of a country ("🇮🇷" for Iran), or "" for anything else."""
+        entity = self.entities.get(name)
+        if entity is None or not entity.code:
+            return ""
+        return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in entity.code.upper())
 
     def get(self, name: str) -> Entity | None:
         """The entity of that canonical name, or None."""

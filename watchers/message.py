@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import escape, unescape
 from urllib.parse import urlsplit
 
@@ -33,12 +34,15 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def event_line(detection: Detection) -> str | None:
-    """ "Iran → Russia · ballistic missiles · planned", or None when the detector found no roles."""
+def event_line(detection: Detection, flag: Callable[[str], str] = lambda _: "") -> str | None:
+    """ "🇮🇷 Iran → 🇷🇺 Russia · ballistic missiles · planned", or None with no roles found."""
     if not (detection.supplier or detection.recipient or detection.weapons):
         return None
-    supplier = ", ".join(detection.supplier) or "?"
-    recipient = ", ".join(detection.recipient) or "?"
+
+    def named(actors: tuple[str, ...]) -> str:
+        return ", ".join(f"{flag(a)} {a}".strip() for a in actors) or "?"
+
+    supplier, recipient = named(detection.supplier), named(detection.recipient)
     parts = [f"{supplier} → {recipient}"]
     if detection.weapons:
         parts.append(", ".join(weapon_names(detection)[:4]))
@@ -58,10 +62,15 @@ def weapon_names(detection: Detection) -> list[str]:
     ]
 
 
-def format_alert(item: Item, matches: tuple[Match, ...], detection: Detection) -> str:
-    """The alert's HTML: event, linked title, summary, source and time, matched rules."""
+def format_alert(
+    item: Item,
+    matches: tuple[Match, ...],
+    detection: Detection,
+    flag: Callable[[str], str] = lambda _: "",
+) -> str:
+    """The alert's HTML: event (with flags), linked title, summary, source and time, rules."""
     lines = []
-    event = event_line(detection)
+    event = event_line(detection, flag)
     priority = any(m.priority for m in matches)
     mark = "‼️ " if priority else "🚨 "
     if event:

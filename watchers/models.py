@@ -36,6 +36,7 @@ class Entity:
     aliases: tuple[str, ...] = ()
     country: str | None = None  # for armed groups, companies, people: the country they stand for
     category: str | None = None  # for weapons: aircraft, missiles, air_defence, ...
+    code: str | None = None  # for countries: ISO 3166 alpha-2 ("IR")
 
 
 @dataclass(frozen=True)

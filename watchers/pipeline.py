@@ -244,7 +244,7 @@ class Pipeline:
                 filing = self.stories.file(item, seen.text, seen.mentions, verdict.detection, now)
                 out.stories.append(story_row(filing.story))
             for chat, matches in chats.items():
-                text = format_alert(item, matches, verdict.detection)
+                text = format_alert(item, matches, verdict.detection, self.rules.gazetteer.flag)
                 out.alerts.append(_queued(item.id, chat, text, filing))
         return out
 
