@@ -162,6 +162,12 @@ def _within(value: Any) -> int | str:
     raise ValueError(f'expected "sentence" or a number of words, got {value!r}')
 
 
+def _digest(value: Any) -> str:
+    if value not in ("hourly", "daily"):
+        raise ValueError(f'expected "hourly" or "daily", got {value!r}')
+    return value
+
+
 def _detector(value: Any) -> str:
     if value != "arms_transfer":
         raise ValueError(f'the only detector is "arms_transfer", got {value!r}')
@@ -250,6 +256,7 @@ RULE: Schema = {
     "min_score": _score,
     "priority": _bool,
     "chat_id": _chat,
+    "digest": _digest,
 }
 TOP_LEVEL = {
     "telegram",

@@ -79,6 +79,7 @@ class Match:
     entities: tuple[str, ...] = ()
     priority: bool = False
     chat_id: str | None = None
+    digest: str | None = None  # "hourly" | "daily": collected, not sent one by one
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class RuleSpec:
     min_score: float = 0.5
     priority: bool = False
     chat_id: str | None = None
+    digest: str | None = None  # "hourly" | "daily"
 
 
 @dataclass(frozen=True)
@@ -160,3 +162,15 @@ class EventRow:
     status: str | None = None
     rules: tuple[str, ...] = ()
     score: float = 0.0
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """One item collected for a digest."""
+
+    rule: str
+    chat_id: str
+    cadence: str  # hourly | daily
+    item_id: str
+    line: str  # the item's line in the digest, Telegram HTML
+    created: float

@@ -19,10 +19,20 @@ from urllib.parse import urlsplit
 import httpx
 
 from watchers.config import Config
+from watchers.digest import PERIODS, compose_digest, digest_line
 from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
 from watchers.fetch import fetch_feed
 from watchers.message import format_alert, weapon_names
-from watchers.models import EventRow, Feed, Item, Match, StoryRow, Verdict
+from watchers.models import (
+    Detection,
+    DigestEntry,
+    EventRow,
+    Feed,
+    Item,
+    Match,
+    StoryRow,
+    Verdict,
+)
 from watchers.parse import parse_feed, scoped_id
 from watchers.prescan import new_entries, reduced_document, scan_feed
 from watchers.rules import RuleSet
@@ -54,6 +64,7 @@ class Outgoing:
     alerts: list[QueuedAlert] = field(default_factory=list)
     stories: list[StoryRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)  # one per alerted item
+    digest: list[DigestEntry] = field(default_factory=list)  # collected for digests
 
 
 def _queued(item_id: str, chat: str, text: str, filing: Filing | None) -> QueuedAlert:
@@ -143,7 +154,13 @@ class Pipeline:
         new = self.store.unseen(items)
         out = self.alerts_for(self._alertable(new, state, now), now)
         queued = self.store.record_items(
-            feed.name, new, out.alerts, now, stories=out.stories, events=out.events
+            feed.name,
+            new,
+            out.alerts,
+            now,
+            stories=out.stories,
+            events=out.events,
+            digest=out.digest,
         )
         if state.status not in ("ok", "new", "not_modified", "unchanged"):
             log.info("event=feed_recovered feed=%s", feed.name)
@@ -234,9 +251,13 @@ class Pipeline:
             seen = self.rules.read(item)
             verdict = self.rules.verdict(item, seen)
             kept = tuple(m for m in verdict.matches if m.rule not in muted)
-            verdict = replace(verdict, matches=kept)
+            verdict = replace(verdict, matches=tuple(m for m in kept if not m.digest))
             chats = self._by_chat(verdict)
+            collected = self._collect(item, verdict.detection, kept, chats, now)
+            out.digest.extend(collected)
             if not chats:
+                if collected:
+                    out.events.append(event_row(item, replace(verdict, matches=kept), now))
                 continue
             out.events.append(event_row(item, verdict, now))
             filing = None
@@ -247,6 +268,35 @@ class Pipeline:
                 text = format_alert(item, matches, verdict.detection, self.rules.gazetteer.flag)
                 out.alerts.append(_queued(item.id, chat, text, filing))
         return out
+
+    def _collect(
+        self,
+        item: Item,
+        detection: Detection,
+        matches: tuple[Match, ...],
+        alerted: dict[str, tuple[Match, ...]],
+        now: float,
+    ) -> list[DigestEntry]:
+        """Digest rules' matches, except in chats the item alerts in anyway."""
+        default = self.config.telegram.chat_id or CONSOLE_CHAT
+        entries = []
+        for match in matches:
+            chat = match.chat_id or default
+            if match.digest and chat not in alerted:
+                line = digest_line(item, detection, self.rules.gazetteer.flag)
+                entries.append(DigestEntry(match.rule, chat, match.digest, item.id, line, now))
+        return entries
+
+    def flush_digests(self, now: float) -> int:
+        """Queue every digest whose oldest item has waited its period; how many were queued."""
+        due = self.store.due_digests(now, PERIODS)
+        for rule, chat, cadence in due:
+            entries = self.store.digest_lines(rule, chat, cadence)
+            text = compose_digest(rule, cadence, [line for _, line in entries])
+            alert = QueuedAlert(f"digest:{rule}:{cadence}:{int(now)}", chat, text)
+            self.store.queue_digest(alert, [entry_id for entry_id, _ in entries], now)
+            log.info("event=digest_queued rule=%s chat=%s items=%d", rule, chat, len(entries))
+        return len(due)
 
     def _by_chat(self, verdict: Verdict) -> dict[str, tuple[Match, ...]]:
         default = self.config.telegram.chat_id or CONSOLE_CHAT

@@ -146,6 +146,7 @@ class RuleSet:
             tuple(dict.fromkeys(entities)),
             spec.priority,
             spec.chat_id,
+            spec.digest,
         )
 
     def _mentions_of(self, name: str, mentions: Sequence[Mention]) -> list[Mention]:

@@ -151,9 +151,11 @@ class Daemon:
             self.wake_delivery.set()
 
     async def deliver_forever(self) -> None:
-        """Deliver the outbox whenever alerts are queued, and on a regular tick for retries."""
+        """Deliver the outbox whenever alerts are queued, and on a regular tick for retries
+        and for digests that have become due."""
         while not self.stopping.is_set():
             try:
+                self.app.pipeline.flush_digests(time.time())
                 report = await self.app.deliverer.deliver_due(until=time.time() + 3600)
                 self.metrics.record_delivery(report)
             except ArmswatchError as exc:

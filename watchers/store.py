@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from watchers.errors import StoreError
-from watchers.models import Alert, EventRow, Item, StoryRow
+from watchers.models import Alert, DigestEntry, EventRow, Item, StoryRow
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
@@ -145,6 +145,7 @@ class Store:
         now: float,
         *,
         stories: Iterable[StoryRow] = (),
+        digest: Iterable[DigestEntry] = (),
         events: Iterable[EventRow] = (),
     ) -> int:
         """Store new items, their alerts and stories in one transaction; return alerts queued."""
@@ -154,6 +155,7 @@ class Store:
             self.db["items"].insert_all(item_rows, ignore=True)
             self.db["outbox"].insert_all(alert_rows, ignore=True)
             self.db["stories"].upsert_all([_story_row(s) for s in stories], pk="id")
+            self.db["digest"].insert_all([asdict(e) for e in digest], ignore=True)
             self.db["events"].insert_all([_event_row(e) for e in events], ignore=True)
         return len(alert_rows)
 
@@ -225,6 +227,39 @@ class Store:
             "on o.item_id = e.item_id where e.seen_at >= ? and o.story_id is not null"
         )
         return {row["item_id"]: row["story_id"] for row in self.db.query(sql, [since])}
+
+    # digests ----------------------------------------------------------------
+    @_guarded
+    def due_digests(self, now: float, periods: dict[str, float]) -> list[tuple[str, ...]]:
+        """(rule, chat_id, cadence) of collected digests whose oldest item waited a period."""
+        sql = (
+            "select rule, chat_id, cadence, min(created) as oldest from digest "
+            "where sent_in is null group by rule, chat_id, cadence"
+        )
+        return [
+            (row["rule"], row["chat_id"], row["cadence"])
+            for row in self.db.query(sql)
+            if now - row["oldest"] >= periods.get(row["cadence"], 0.0)
+        ]
+
+    @_guarded
+    def digest_lines(self, rule: str, chat_id: str, cadence: str) -> list[tuple[int, str]]:
+        """(id, line) of the items collected for one digest, oldest first."""
+        sql = (
+            "select id, line from digest where sent_in is null and rule = ? and chat_id = ? "
+            "and cadence = ? order by id"
+        )
+        return [(row["id"], row["line"]) for row in self.db.query(sql, [rule, chat_id, cadence])]
+
+    @_guarded
+    def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> None:
+        """Queue a digest message and mark its items as sent in it, in one transaction."""
+        with self.db.atomic():
+            self.db["outbox"].insert(_alert_row(alert, now), ignore=True)
+            marks = ",".join("?" * len(entry_ids))
+            self.db.execute(
+                f"update digest set sent_in = ? where id in ({marks})", [alert.item_id, *entry_ids]
+            )
 
     # stories ----------------------------------------------------------------
     @_guarded
@@ -376,6 +411,10 @@ create table if not exists outbox (
     last_attempt real, sent_at real, next_attempt real not null default 0,
     unique (item_id, chat_id));
 create index if not exists outbox_due on outbox(status, next_attempt);
+create table if not exists digest (
+    id integer primary key, rule text not null, chat_id text not null, cadence text not null,
+    item_id text not null, line text not null, created real not null, sent_in text,
+    unique (rule, chat_id, item_id));
 create table if not exists stories (
     id text primary key, started real not null, supplier text, recipient text,
     categories text, weapons text, status text, minhash blob, sources text);
