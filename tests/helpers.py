@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED_FILE = SHARED / "seed" / "000_14ca65158709ed0b.txt"
 TOKEN_ENV = "ARMSWATCH_TEST_TOKEN"
@@ -98,3 +102,18 @@ timeout = "5s"
     text += '\n[[rules]]\nname = "keyword"\nany = ["armswatch-test-keyword"]\n'
     path.write_text(text + extra)
     return path
+
+
+def start_run(config: Path, token: str | None) -> subprocess.Popen:
+    """`bot.py run` as a real process (its log on stderr), with or without a token."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    if token:
+        env[TOKEN_ENV] = token
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHAT, TOKEN_ENV, keyword_items, keyword_title, rss, seed_item
+from tests.helpers import (
+    CHAT,
+    keyword_items,
+    keyword_title,
+    rss,
+    seed_item,
+    start_run,
+)
 from tests.helpers import write_config as _write_config
 from watchers.admin import describe_rule, split_message
 from watchers.config import parse_config
@@ -21,18 +25,6 @@ from watchers.models import RuleSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN, STRANGER = 4242, 999
-
-
-def start_run(config: Path, token: str) -> subprocess.Popen:
-    env = dict(os.environ, **{TOKEN_ENV: token})
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for(condition, timeout: float = 10.0):

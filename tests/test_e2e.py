@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from tests.helpers import (
     keyword_title,
     rss,
     seed_item,
+    start_run,
     write_config,
 )
 from watchers.store import open_store
@@ -221,20 +221,6 @@ def test_old_items_on_first_poll_are_recorded_not_alerted(
     assert feed_states(config)["F"].items_total == 1
 
 
-def start_daemon(config: Path, token: str | None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
-    if token:
-        env[TOKEN_ENV] = token
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def wait_for(condition, timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -251,7 +237,7 @@ def test_run_delivers_reloads_config_and_stops_on_sigterm(
     feed_server.set("/b.xml", rss([{"guid": "b1", "title": "armswatch-test-keyword here"}]))
     path = tmp_path / "c.toml"
     config = write_config(path, [("A", feed_server.url("/a.xml"))], bot_api.base_url, interval="1h")
-    daemon = start_daemon(config, bot_token)
+    daemon = start_run(config, bot_token)
     try:
         assert wait_for(lambda: len(bot_api.messages) == 1)
         good_text = path.read_text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sqlite3
@@ -23,24 +22,13 @@ from tests.helpers import (
     keyword_title,
     rss,
     seed_item,
+    start_run,
     write_config,
 )
 from tests.servers import Fault
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 20
-
-
-def start_run(config: Path, token: str) -> subprocess.Popen:
-    env = dict(os.environ, **{TOKEN_ENV: token})
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for(condition, timeout: float) -> bool:

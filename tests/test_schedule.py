@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import boring, rss, write_config
-from tests.test_faults import start_run, wait_for
+from tests.helpers import boring, rss, start_run, write_config
+from tests.test_faults import wait_for
 from watchers.config import parse_config
 from watchers.models import Feed
 from watchers.pipeline import Pipeline, poll_tick
