@@ -40,6 +40,7 @@ from watchers.entities import ACTOR_KINDS, Gazetteer
 from watchers.errors import ConfigError
 from watchers.models import Detection, Weapon
 from watchers.slots import (
+    IMPLIED_PREPS,
     Mark,
     clause_of,
     clause_starts,
@@ -118,7 +119,7 @@ class Detector:
 
     def detect(self, text: str, hits: Sequence[Hit]) -> Detection:
         """Score one text (title + "\\n" + summary) from the shared matcher's hits."""
-        if not self.could_be_transfer(hits):
+        if not self.could_be_transfer(hits, text):
             return Detection()
         marks = self.mark_text(text, hits)
         sentences = sentences_of(text, marks)
@@ -162,17 +163,31 @@ class Detector:
         score = round(min(1.0, detection.score + FILL_SCORE), 3)
         return replace(detection, score=score, recipient=(actor,), reasons=reasons)
 
-    def could_be_transfer(self, hits: Sequence[Hit]) -> bool:
+    def could_be_transfer(self, hits: Sequence[Hit], text: str) -> bool:
         """Cheap pre-check: a programme, or what a sentence needs to score (a weapon with a
-        cue or an actor, an aid noun with an actor)."""
+        transfer cue, or with an actor right after "to"/"for"; an aid noun with an actor)."""
         kind_of = self._kind_of
         kinds = {kind_of.get(hit.key) for hit in hits}
         if "programme" in kinds:
             return True
         actor = not kinds.isdisjoint(ACTOR_KINDS)
         if "weapon" in kinds:
-            return actor or not kinds.isdisjoint(TRANSFER_KINDS)
+            if not kinds.isdisjoint(TRANSFER_KINDS):
+                return True
+            return actor and self._weapon_to_actor(hits, text)
         return actor and "aid" in kinds
+
+    def _weapon_to_actor(self, hits: Sequence[Hit], text: str) -> bool:
+        """Whether a weapon stands right before "to"/"for" and an actor ("arms to Russia"):
+        the one way an item with no transfer word can still read as a transfer."""
+        kind_of = self._kind_of
+        weapon_ends = [h.end for h in hits if kind_of.get(h.key) == "weapon"]
+        actor_starts = [h.start for h in hits if kind_of.get(h.key) in ACTOR_KINDS]
+        return any(
+            0 < start - end <= 6 and text[end:start].strip().lower() in IMPLIED_PREPS
+            for end in weapon_ends
+            for start in actor_starts
+        )
 
     def key_kind(self, key: Hashable) -> str | None:
         """The cue kind or entity kind a matcher key stands for (None for other keys)."""
