@@ -101,7 +101,7 @@ def cmd_once(config, args) -> int:
     async def once() -> int:
         async with open_app(config) as app:
             results = await app.poll_all()
-            app.pipeline.flush_digests(time.time())
+            app.pipeline.dispatch.flush_digests(time.time())
             report = await app.deliver_until(time.time() + args.wait)
         failed = [r for r in results if r.status in ("error", "gone")]
         new = sum(r.new for r in results)

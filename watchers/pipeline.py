@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from urllib.parse import urlsplit
@@ -19,29 +19,20 @@ from urllib.parse import urlsplit
 import httpx
 
 from watchers.config import Config
-from watchers.digest import PERIODS, compose_digest, digest_line
+from watchers.dispatch import Dispatcher
 from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
 from watchers.fetch import fetch_feed
-from watchers.message import format_alert, weapon_names
 from watchers.models import (
-    Detection,
-    DigestEntry,
-    EventRow,
     Feed,
     Item,
-    Match,
-    StoryRow,
-    Verdict,
 )
 from watchers.parse import parse_feed, scoped_id
 from watchers.prescan import new_entries, reduced_document, scan_feed
 from watchers.rules import RuleSet
 from watchers.store import FeedState, QueuedAlert, Store
-from watchers.stories import Filing, StoryBook, story_row
+from watchers.stories import StoryBook
 
 log = logging.getLogger("armswatch.pipeline")
-
-CONSOLE_CHAT = "console"
 
 
 @dataclass(frozen=True)
@@ -55,23 +46,6 @@ class PollResult:
     alerts: int = 0
     error: str = ""
     kind: str = ""  # of a failure: the FetchError kind or the exception's class
-
-
-@dataclass
-class Outgoing:
-    """What matching new items produced: alerts to queue and stories to remember."""
-
-    alerts: list[QueuedAlert] = field(default_factory=list)
-    stories: list[StoryRow] = field(default_factory=list)
-    events: list[EventRow] = field(default_factory=list)  # one per alerted item
-    digest: list[DigestEntry] = field(default_factory=list)  # collected for digests
-
-
-def _queued(item_id: str, chat: str, text: str, filing: Filing | None) -> QueuedAlert:
-    if filing is None or filing.kind == "send":
-        story = filing.story.id if filing else None
-        return QueuedAlert(item_id, chat, text, story_id=story)
-    return QueuedAlert(item_id, chat, text, filing.kind, filing.story.first_item, filing.story.id)
 
 
 def poll_tick(feed: Feed, config: Config) -> float:
@@ -96,8 +70,13 @@ class Pipeline:
         self.rules = rules
         self.client = client
         self.executor = executor
-        self.stories = stories
+        self.dispatch = Dispatcher(config, store, rules, stories)
         self.fetching = asyncio.Semaphore(config.fetch.concurrency)
+
+    def configure(self, config: Config, rules: RuleSet) -> None:
+        """Take a reloaded config and its compiled rules, for every poll from now on."""
+        self.config = self.dispatch.config = config
+        self.rules = self.dispatch.rules = rules
 
     async def poll(self, feed: Feed, now: float, force: bool = False) -> PollResult:
         """Poll a feed unless it is backing off; never raises for the feed's own faults."""
@@ -152,7 +131,7 @@ class Pipeline:
             return self._quiet(feed, state, ok, "unchanged")
         items = await self._new_entries(feed, fetched.body, fetched.content_type, now)
         new = self.store.unseen(items)
-        out = self.alerts_for(self._alertable(new, state, now), now)
+        out = self.dispatch.alerts_for(self._alertable(new, state, now), now)
         queued = self.store.record_items(
             feed.name,
             new,
@@ -243,69 +222,6 @@ class Pipeline:
         cutoff = now - self.config.backfill
         return [i for i in new if i.published and i.published.timestamp() >= cutoff]
 
-    def alerts_for(self, items: Sequence[Item], now: float) -> Outgoing:
-        """Match items against the rules; one alert per item and chat, filed into stories."""
-        out = Outgoing()
-        muted = self.store.muted_rules(now)  # /mute: these rules' matches are not alerted
-        for item in items:
-            seen = self.rules.read(item)
-            verdict = self.rules.verdict(item, seen)
-            kept = tuple(m for m in verdict.matches if m.rule not in muted)
-            verdict = replace(verdict, matches=tuple(m for m in kept if not m.digest))
-            chats = self._by_chat(verdict)
-            collected = self._collect(item, verdict.detection, kept, chats, now)
-            out.digest.extend(collected)
-            if not chats:
-                if collected:
-                    out.events.append(event_row(item, replace(verdict, matches=kept), now))
-                continue
-            out.events.append(event_row(item, verdict, now))
-            filing = None
-            if self.stories is not None:
-                filing = self.stories.file(item, seen.text, seen.mentions, verdict.detection, now)
-                out.stories.append(story_row(filing.story))
-            for chat, matches in chats.items():
-                text = format_alert(item, matches, verdict.detection, self.rules.gazetteer.flag)
-                out.alerts.append(_queued(item.id, chat, text, filing))
-        return out
-
-    def _collect(
-        self,
-        item: Item,
-        detection: Detection,
-        matches: tuple[Match, ...],
-        alerted: dict[str, tuple[Match, ...]],
-        now: float,
-    ) -> list[DigestEntry]:
-        """Digest rules' matches, except in chats the item alerts in anyway."""
-        default = self.config.telegram.chat_id or CONSOLE_CHAT
-        entries = []
-        for match in matches:
-            chat = match.chat_id or default
-            if match.digest and chat not in alerted:
-                line = digest_line(item, detection, self.rules.gazetteer.flag)
-                entries.append(DigestEntry(match.rule, chat, match.digest, item.id, line, now))
-        return entries
-
-    def flush_digests(self, now: float) -> int:
-        """Queue every digest whose oldest item has waited its period; how many were queued."""
-        due = self.store.due_digests(now, PERIODS)
-        for rule, chat, cadence in due:
-            entries = self.store.digest_lines(rule, chat, cadence)
-            text = compose_digest(rule, cadence, [line for _, line in entries])
-            alert = QueuedAlert(f"digest:{rule}:{cadence}:{int(now)}", chat, text)
-            self.store.queue_digest(alert, [entry_id for entry_id, _ in entries], now)
-            log.info("event=digest_queued rule=%s chat=%s items=%d", rule, chat, len(entries))
-        return len(due)
-
-    def _by_chat(self, verdict: Verdict) -> dict[str, tuple[Match, ...]]:
-        default = self.config.telegram.chat_id or CONSOLE_CHAT
-        chats: dict[str, tuple[Match, ...]] = {}
-        for match in verdict.matches:
-            chat = match.chat_id or default
-            chats[chat] = (*chats.get(chat, ()), match)
-        return chats
-
     def _failed(self, feed: Feed, state: FeedState, exc: Exception, now: float):
         kind = exc.kind if isinstance(exc, FetchError) else type(exc).__name__
         message = str(exc) or type(exc).__name__
@@ -362,23 +278,3 @@ class Pipeline:
         else:
             delay = min(self.config.fetch.max_backoff, feed.interval * 2 ** (failures - 2))
         return max(delay, retry_after or 0.0)
-
-
-def event_row(item: Item, verdict: Verdict, now: float) -> EventRow:
-    """The detector's reading of an alerted item, to store beside it."""
-    found = verdict.detection
-    return EventRow(
-        item_id=item.id,
-        seen_at=now,
-        published=item.published.isoformat() if item.published else None,
-        source=item.source,
-        title=item.title,
-        link=item.link,
-        supplier=found.supplier,
-        recipient=found.recipient,
-        weapons=tuple(weapon_names(found)),
-        categories=tuple(dict.fromkeys(w.category for w in found.weapons)),
-        status=found.status,
-        rules=tuple(m.rule for m in verdict.matches),
-        score=found.score,
-    )

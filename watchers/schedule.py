@@ -155,7 +155,7 @@ class Daemon:
         and for digests that have become due."""
         while not self.stopping.is_set():
             try:
-                self.app.pipeline.flush_digests(time.time())
+                self.app.pipeline.dispatch.flush_digests(time.time())
                 report = await self.app.deliverer.deliver_due(until=time.time() + 3600)
                 self.metrics.record_delivery(report)
             except ArmswatchError as exc:
@@ -198,8 +198,7 @@ class Daemon:
             )
             config = replace(config, **{key: getattr(old, key) for key in at_restart})
         self.app.config = config
-        self.app.pipeline.config = config
-        self.app.pipeline.rules = rules
+        self.app.pipeline.configure(config, rules)
         self.schedule_feeds(config.feeds)
         self.schedule_report()
         log.info("event=config_reloaded feeds=%d rules=%d", len(config.feeds), len(config.rules))
