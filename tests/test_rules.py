@@ -8,7 +8,7 @@ from watchers.config import parse_config
 from watchers.entities import Gazetteer
 from watchers.errors import ConfigError
 from watchers.models import Item
-from watchers.rules import RuleSet
+from watchers.rules import NOTHING, RuleSet
 
 
 def rules_from(toml: str) -> RuleSet:
@@ -90,3 +90,43 @@ def test_user_entities_extend_the_gazetteer():
 def test_unknown_entity_is_named(key):
     with pytest.raises(ConfigError, match=rf"rules.toml line 1: rule 'r' key '{key}'.*'Atlantis'"):
         rules_from(f'[[rules]]\nname = "r"\n{key} = ["Atlantis"]\n')
+
+
+def test_quick_scan_gives_the_verdict_a_full_reading_gives():
+    """match() skips items with none of the words any rule needs; on real news (English,
+    Ukrainian, Russian) that must change no verdict."""
+    import json
+
+    from watchers.app import compile_rules
+    from watchers.config import load_config
+
+    root = Path(__file__).resolve().parent.parent
+    rules = compile_rules(load_config(root / "config.toml"))
+    news = root.parent / "shared" / "data" / "news"
+    items = []
+    for name in ("rss2022_2023.jsonl", "ukru_news.jsonl"):
+        lines = (news / name).read_text(encoding="utf-8").splitlines()[::10]
+        for record in map(json.loads, lines):
+            items.append(Item(record["id"], record["title"], record.get("summary", "")))
+    skipped = 0
+    for item in items:
+        quick = rules.match(item)
+        assert quick == rules.verdict(item, rules.read(item)), item.title
+        skipped += quick.detection is NOTHING  # the scan said nothing could fire
+    assert skipped > len(items) / 2  # the scan is worth having
+
+
+def test_fold_fast_paths_agree_with_folding_each_character():
+    from watchers.textmatch import _fold_slowly, fold
+
+    texts = [
+        "Germany’s Leopard-2 tanks — and “IRIS-T” –\nfor Kyiv",
+        "Росія  отримала\u00a0ракети з Ірану",
+        "plain ascii text with  double spaces",
+        "ﬁnal ligature and Straße",
+    ]
+    for text in texts:
+        folded, origin = fold(text)
+        slow, slow_origin = _fold_slowly(text)
+        assert folded == slow
+        assert origin is None or origin == slow_origin

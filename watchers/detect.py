@@ -163,6 +163,28 @@ class Detector:
         score = round(min(1.0, detection.score + FILL_SCORE), 3)
         return replace(detection, score=score, recipient=(actor,), reasons=reasons)
 
+    def trigger_phrases(self) -> dict[str, list[str]]:
+        """The phrases could_be_transfer needs, in groups: it is false unless a text has an
+        "alone" phrase (an aid or programme cue, a weapon right before a preposition of
+        IMPLIED_PREPS) or both a "transfer" cue and a "weapon". A weapon written as a stem
+        counts as alone: its ending, and so what follows it, is unknown."""
+        groups: dict[str, list[str]] = {"alone": [], "transfer": [], "weapon": []}
+        for phrase, key in self.cuebook.phrases():
+            kind = self._kind_of.get(key)
+            if kind in ("aid", "programme"):
+                groups["alone"].append(phrase)
+            elif kind in TRANSFER_KINDS:
+                groups["transfer"].append(phrase)
+        for alias, key in self.gazetteer.phrases():
+            if self._kind_of.get(key) != "weapon":
+                continue
+            groups["weapon"].append(alias)
+            if alias.endswith("*"):
+                groups["alone"].append(alias)
+            else:
+                groups["alone"] += [f"{alias} {prep}" for prep in IMPLIED_PREPS]
+        return groups
+
     def could_be_transfer(self, hits: Sequence[Hit], text: str) -> bool:
         """Cheap pre-check: a programme, or what a sentence needs to score (a weapon with a
         transfer cue, or with an actor right after "to"/"for"; an aid noun with an actor)."""

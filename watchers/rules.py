@@ -23,9 +23,10 @@ from watchers.detect import Detector
 from watchers.entities import WEAPON_CATEGORIES, Gazetteer
 from watchers.errors import ConfigError
 from watchers.models import Detection, Item, Match, Mention, RuleSpec, Verdict
-from watchers.textmatch import Hit, PhraseMatcher, fold_phrase
+from watchers.textmatch import Hit, PhraseGroups, PhraseMatcher, fold, fold_phrase
 
 Span = tuple[int, int]
+NOTHING = Detection()  # what the detector finds in a text with none of its words
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -71,6 +72,7 @@ class RuleSet:
         self._folded = {term: fold_phrase(term) for term in self._terms()}
         phrases += [(term, ("term", folded)) for term, folded in self._folded.items()]
         self.matcher = PhraseMatcher(phrases)
+        self._triggers = PhraseGroups(self._trigger_phrases())
 
     def _terms(self) -> set[str]:
         return {t for spec in self.specs for t in (*spec.any, *spec.all, *spec.none)}
@@ -97,10 +99,28 @@ class RuleSet:
         canonical = self._aliases.get(fold_phrase(name))
         return ("entity", canonical) if canonical else None
 
-    def read(self, item: Item) -> ItemText:
+    def _trigger_phrases(self) -> dict[str, list[str]]:
+        """What a text needs for any rule to fire (see match): the detector's groups, plus
+        rule terms, and entity names when a rule needs nothing else, as "alone" phrases."""
+        groups = self.detector.trigger_phrases()
+        groups["alone"] += [t for spec in self.specs for t in (*spec.any, *spec.all)]
+        entities_only = any(
+            spec.entities
+            and not (spec.any or spec.all or spec.detector or spec.supplier or spec.recipient)
+            for spec in self.specs
+        )
+        if entities_only:  # such a rule fires on entity names alone
+            groups["alone"] += [alias for alias, _ in self.gazetteer.phrases()]
+        return groups
+
+    def _could_fire(self, folded: str) -> bool:
+        found = self._triggers.found_in(folded)
+        return "alone" in found or ("transfer" in found and "weapon" in found)
+
+    def read(self, item: Item, folded: tuple[str, list[int] | None] | None = None) -> ItemText:
         """One pass over the item: hits, mentions and the detector's reading."""
         text = item_text(item)
-        hits = tuple(self.matcher.find(text))
+        hits = tuple(self.matcher.find(text, folded))
         terms: dict[str, list[Span]] = {}
         for hit in hits:
             if _is_term(hit):
@@ -108,8 +128,16 @@ class RuleSet:
         return ItemText(text, hits, self.gazetteer, self.detector.detect(text, hits), terms)
 
     def match(self, item: Item) -> Verdict:
-        """Every rule that fires on the item, with the reasons."""
-        return self.verdict(item, self.read(item))
+        """Every rule that fires on the item, with the reasons.
+
+        Most news has none of the words any rule or the detector needs (no transfer or aid
+        word, no weapon before "to", no rule term): one quick scan finds that, and such an
+        item gets the empty verdict the whole reading would give it.
+        """
+        folded = fold(item_text(item))
+        if not self._could_fire(folded[0]):
+            return Verdict(item.id, (), NOTHING)
+        return self.verdict(item, self.read(item, folded))
 
     def verdict(self, item: Item, seen: ItemText) -> Verdict:
         """Every rule that fires on an item already read."""

@@ -46,6 +46,14 @@ _ASCII_TABLE = bytes(
 )
 _ASCII_TABLE += bytes(range(128, 256))
 _SPECIAL_MAP = {**dict.fromkeys(_DASHES + _SPACES, " "), **_QUOTES}
+_USUAL = (
+    ("\n", " "),
+    ("-", " "),
+    ("\u2019", "'"),
+    ("\u2018", "'"),
+    ("\u2013", " "),
+    ("\u2014", " "),
+)
 _SPECIAL = re.compile("[" + re.escape("".join(_SPECIAL_MAP)) + "]")
 
 
@@ -63,7 +71,12 @@ def fold(text: str) -> tuple[str, list[int] | None]:
         folded = text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
         return (folded, None) if "  " not in folded else _collapse_spaces(folded)
     if unicodedata.is_normalized("NFKC", text):
-        folded = _SPECIAL.sub(_fold_special, text.casefold())
+        folded = text.casefold()
+        for char, replacement in _USUAL:  # str.replace is far cheaper than a regex callback
+            if char in folded:
+                folded = folded.replace(char, replacement)
+        if _SPECIAL.search(folded):
+            folded = _SPECIAL.sub(_fold_special, folded)
         if len(folded) == len(text):
             return (folded, None) if "  " not in folded else _collapse_spaces(folded)
     return _fold_slowly(text)
@@ -134,11 +147,12 @@ class PhraseMatcher:
         if not self._empty:
             self._automaton.make_automaton()
 
-    def find(self, text: str) -> list[Hit]:
-        """Every whole-word occurrence of every phrase, in text order (may overlap)."""
+    def find(self, text: str, folded: tuple[str, list[int] | None] | None = None) -> list[Hit]:
+        """Every whole-word occurrence of every phrase, in text order (may overlap); pass
+        fold(text) if it was already made."""
         if self._empty or not text:
             return []
-        folded, origin = fold(text)
+        folded, origin = folded or fold(text)
         size = len(folded)
         hits: list[Hit] = []
         for end, (phrase, length, word_left, word_right, keys) in self._automaton.iter(folded):
@@ -162,6 +176,43 @@ class PhraseMatcher:
                 hits.append(Hit(key, phrase, first, last))
         hits.sort(key=_text_order)
         return hits
+
+
+class PhraseGroups:
+    """Which groups of phrases a folded text contains, as whole words (a stem phrase
+    "word*" as a word start; exact case is not told apart): a quick, generous test that
+    lets callers skip work when nothing could match."""
+
+    def __init__(self, groups: dict[str, Iterable[str]]):
+        self._automaton = ahocorasick.Automaton()
+        found: dict[str, tuple[set[str], bool]] = {}
+        for group, phrases in groups.items():
+            for phrase in phrases:
+                folded = fold_phrase(phrase.lstrip("=").rstrip("*"))
+                if folded:
+                    names, stem = found.get(folded, (set(), False))
+                    names.add(group)
+                    found[folded] = (names, stem or phrase.endswith("*"))
+        for folded, (names, stem) in found.items():
+            open_end = stem or not _is_word_char(folded[-1])
+            self._automaton.add_word(folded, (len(folded), open_end, frozenset(names)))
+        self._empty = not found
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def found_in(self, folded: str) -> set[str]:
+        """The groups with a phrase standing as whole words in the folded text."""
+        groups: set[str] = set()
+        if self._empty:
+            return groups
+        size = len(folded)
+        for end, (length, open_end, names) in self._automaton.iter(folded):
+            start = end - length + 1
+            if start > 0 and _is_word_char(folded[start - 1]):
+                continue
+            if open_end or end + 1 >= size or not _is_word_char(folded[end + 1]):
+                groups |= names
+        return groups
 
 
 def _text_order(hit: Hit) -> tuple[int, int]:
