@@ -62,8 +62,7 @@ class Dispatcher:
         out = Outgoing()
         muted = self.store.muted_rules(now)  # /mute: these rules' matches are not alerted
         for item in items:
-            seen = self.rules.read(item)
-            verdict = self.rules.verdict(item, seen)
+            verdict = self.rules.match(item)
             kept = tuple(m for m in verdict.matches if m.rule not in muted)
             verdict = replace(verdict, matches=tuple(m for m in kept if not m.digest))
             chats = self._by_chat(verdict)
@@ -76,6 +75,7 @@ class Dispatcher:
             out.events.append(event_row(item, verdict, now))
             filing = None
             if self.stories is not None:
+                seen = self.rules.read(item)  # its entities, for the story's words
                 filing = self.stories.file(item, seen.text, seen.mentions, verdict.detection, now)
                 out.stories.append(story_row(filing.story))
             for chat, matches in chats.items():
