@@ -77,7 +77,9 @@ def measure_latency(
         config = write_config(folder, farm, feeds, f"{interval:g}s", "1s", telegram)
         # The 100 items reuse a few real alerting headlines: story merging would rightly
         # turn repeats into edits. Each must be a message here, so merging is off.
-        config.write_text(config.read_text() + "\n[stories]\nmerge = false\n")
+        text = config.read_text()
+        assert "merge = true" in text, "the default config's [stories] merge line moved"
+        config.write_text(text.replace("merge = true", "merge = false", 1))
         seed_db(folder / "bench.db", farm, feeds)
         with open(folder / "bot.log", "w") as err:
             bot = subprocess.Popen(
