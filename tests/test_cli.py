@@ -1,26 +1,13 @@
 """bot.py commands as a user runs them: score, explain, check --online, misuse."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import rss, seed_item, write_config
+from tests.helpers import rss, run_bot, seed_item, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_bot(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
 
 
 def test_score_reads_json_lines_and_writes_verdicts():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from tests.helpers import (
     boring,
     keyword_title,
     rss,
+    run_bot,
     seed_item,
     start_run,
     write_config,
@@ -278,12 +277,7 @@ def test_run_delivers_reloads_config_and_stops_on_sigterm(
 def test_check_names_the_fault_without_traceback(tmp_path, text, message):
     path = tmp_path / "c.toml"
     path.write_text(text)
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(path), "check"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    done = run_bot("--config", str(path), "check")
     assert done.returncode == 1
     assert message in done.stderr
     assert "Traceback" not in done.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,6 +19,7 @@ from tests.helpers import (
     keyword_items,
     keyword_title,
     rss,
+    run_bot,
     seed_item,
     start_run,
     write_config,
@@ -196,13 +195,7 @@ def test_database_path_that_cannot_be_made_is_a_clear_error(tmp_path, feed_serve
     (tmp_path / "blocker").write_text("a file where a folder should be")
     config = write_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))])
     config.write_text(config.read_text().replace('path = "state.db"', 'path = "blocker/s.db"'))
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "once"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
+    done = run_bot("--config", str(config), "once")
     assert done.returncode == 1
     assert "blocker/s.db: cannot open the database for writing" in done.stderr
     assert "Traceback" not in done.stderr
@@ -217,13 +210,7 @@ def test_locked_database_is_a_clear_error_and_exit_1(tmp_path, feed_server, comm
     holder.execute("pragma journal_mode = wal")
     holder.execute("begin exclusive")
     try:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "bot.py"), "--config", str(config), command],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            cwd=ROOT,
-        )
+        done = run_bot("--config", str(config), command)
     finally:
         holder.rollback()
         holder.close()

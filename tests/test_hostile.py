@@ -17,8 +17,6 @@ import re
 import socket
 import socketserver
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import bot
-from tests.helpers import TOKEN_ENV, boring, rss, seed_item, write_config
+from tests.helpers import TOKEN_ENV, boring, rss, run_bot, seed_item, write_config
 from tests.servers import FakeBotAPI, FeedServer, SentMessage, free_port, parse_telegram_html
 from watchers.parse import parse_feed
 
@@ -551,13 +549,8 @@ def test_links_without_http_scheme_are_dropped(run):
 
 
 def test_the_token_never_appears_in_logs_db_or_check_output(run):
-    check = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(run.config), "-v", "check"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, TOKEN_ENV: TOKEN},
-        timeout=60,
+    check = run_bot(
+        "--config", str(run.config), "-v", "check", env={**os.environ, TOKEN_ENV: TOKEN}
     )
     assert check.returncode == 0, check.stderr
     files = [p.read_bytes() for p in run.config.parent.iterdir() if p.name.startswith("state.db")]
@@ -591,11 +584,6 @@ def test_a_failing_bot_api_does_not_leak_the_token(tmp_path, feed_server, bot_ap
 )
 def test_check_rejects_feed_urls_that_are_not_http(tmp_path, url):
     config = write_config(tmp_path / "c.toml", [("Local", url)])
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "check"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    done = run_bot("--config", str(config), "check")
     assert done.returncode == 1
     assert "http(s) URL" in done.stderr and "Traceback" not in done.stderr
