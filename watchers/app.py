@@ -98,6 +98,6 @@ async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | N
     finally:
         if isinstance(sender, TelegramSender):
             await sender.close()
-        await client.aclose()
+        await client.close()
         executor.shutdown(wait=True, cancel_futures=True)
         store.close()

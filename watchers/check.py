@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-import httpx
+import aiohttp
 
 from watchers.config import Config
 from watchers.durations import format_duration
@@ -45,7 +45,9 @@ async def check_online(config: Config) -> list[tuple[Feed, str]]:
         return await asyncio.gather(*(_check_feed(client, config, f) for f in config.feeds))
 
 
-async def _check_feed(client: httpx.AsyncClient, config: Config, feed: Feed) -> tuple[Feed, str]:
+async def _check_feed(
+    client: aiohttp.ClientSession, config: Config, feed: Feed
+) -> tuple[Feed, str]:
     started = time.monotonic()
     try:
         result = await fetch_feed(client, feed.url, config.fetch)

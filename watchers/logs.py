@@ -38,5 +38,5 @@ def setup_logging(verbose: bool = False, secrets: list[str] | None = None) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "watchfiles"):
+    for noisy in ("aiohttp", "httpx", "httpcore", "telegram", "apscheduler", "watchfiles"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from watchers.config import Config
 from watchers.dispatch import Dispatcher
@@ -61,7 +61,7 @@ class Pipeline:
         config: Config,
         store: Store,
         rules: RuleSet,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         executor: Executor | None = None,
         stories: StoryBook | None = None,
     ):
