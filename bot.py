@@ -118,8 +118,9 @@ def cmd_once(config, args) -> int:
 
 
 def cmd_check(config, args) -> int:
-    from watchers.app import compile_rules, read_token
+    from watchers.app import read_token
     from watchers.check import check_online, summarize
+    from watchers.rules import compile_rules
 
     rules = compile_rules(config)
     read_token(config)
@@ -133,7 +134,7 @@ def cmd_check(config, args) -> int:
 
 
 def cmd_score(config, args) -> int:
-    from watchers.app import compile_rules
+    from watchers.rules import compile_rules
     from watchers.score import score_lines
 
     rules = compile_rules(config)
@@ -144,12 +145,12 @@ def cmd_score(config, args) -> int:
         raise ArmswatchError(f"{args.file}: cannot read: {exc.strerror}") from None
     with stream:
         for record in score_lines(stream, rules, source, args.explain):
-            print(json.dumps(record, ensure_ascii=False))
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     return EXIT_OK
 
 
 def cmd_explain(config, args) -> int:
-    from watchers.app import compile_rules
+    from watchers.rules import compile_rules
     from watchers.score import explain_text
 
     print("\n".join(explain_text(args.text, compile_rules(config))))

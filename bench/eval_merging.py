@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.app import compile_rules  # noqa: E402
 from watchers.config import load_config  # noqa: E402
 from watchers.durations import parse_duration  # noqa: E402
 from watchers.models import Item  # noqa: E402
+from watchers.rules import compile_rules  # noqa: E402
 from watchers.stories import StoryBook  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "news"

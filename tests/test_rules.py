@@ -97,8 +97,8 @@ def test_quick_scan_gives_the_verdict_a_full_reading_gives():
     Ukrainian, Russian) that must change no verdict."""
     import json
 
-    from watchers.app import compile_rules
     from watchers.config import load_config
+    from watchers.rules import compile_rules
 
     root = Path(__file__).resolve().parent.parent
     rules = compile_rules(load_config(root / "config.toml"))

@@ -6,9 +6,9 @@ import pytest
 
 import bot
 from tests.helpers import CHAT, TOKEN_ENV, rss, write_config
-from watchers.app import compile_rules
 from watchers.config import load_config
 from watchers.models import Item
+from watchers.rules import compile_rules
 from watchers.stories import Event, StoryBook, story_from_row, story_row
 
 WINDOW = 48 * 3600

@@ -13,21 +13,15 @@ from typing import TextIO
 
 from watchers.config import Config
 from watchers.deliver import ConsoleSender, Deliverer, DeliveryReport, TelegramSender
-from watchers.entities import Gazetteer
 from watchers.errors import ConfigError
 from watchers.fetch import make_client
 from watchers.models import Feed
 from watchers.pipeline import Pipeline, PollResult
-from watchers.rules import RuleSet
+from watchers.rules import RuleSet, compile_rules
 from watchers.store import open_store
 from watchers.stories import StoryBook
 
 log = logging.getLogger("armswatch")
-
-
-def compile_rules(config: Config) -> RuleSet:
-    """The config's rules compiled against the gazetteer (with the config's own entities)."""
-    return RuleSet(config.rules, Gazetteer.load(config.entities))
 
 
 def read_token(config: Config) -> str:

@@ -18,12 +18,16 @@ import functools
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from watchers.detect import Detector
 from watchers.entities import WEAPON_CATEGORIES, Gazetteer
 from watchers.errors import ConfigError
 from watchers.models import Detection, Item, Match, Mention, RuleSpec, Verdict
 from watchers.textmatch import Hit, PhraseGroups, PhraseMatcher, fold, fold_phrase
+
+if TYPE_CHECKING:
+    from watchers.config import Config
 
 Span = tuple[int, int]
 NOTHING = Detection()  # what the detector finds in a text with none of its words
@@ -264,3 +268,8 @@ def sentence_spans(text: str) -> list[Span]:
         start = end_match.end()
     spans.append((start, len(text)))
     return spans
+
+
+def compile_rules(config: Config) -> RuleSet:
+    """The config's rules compiled against the gazetteer (with the config's own entities)."""
+    return RuleSet(config.rules, Gazetteer.load(config.entities))

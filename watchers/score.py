@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from watchers.errors import ArmswatchError
 from watchers.models import Item, Verdict
-from watchers.parse import canonical_link, html_to_text
+from watchers.parse import html_to_text
 from watchers.rules import RuleSet
 
 
@@ -30,7 +30,7 @@ def item_from_json(line: str, where: str) -> Item:
         id=str(record["id"]),
         title=html_to_text(str(record.get("title") or "")),
         summary=html_to_text(str(record.get("summary") or "")),
-        link=canonical_link(str(record.get("link") or "")),
+        link=str(record.get("link") or ""),  # kept as given: only the text is matched
         published=_date(record.get("published")),
         source=str(record.get("source") or ""),
     )
