@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gzip
 import json
 import random
 import sys
@@ -33,7 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from feedgen import FeedMaker, FeedState  # noqa: E402
+from feedgen import FeedMaker, FeedState, gzipped  # noqa: E402
 
 MAX_HEAD = 16_384
 
@@ -73,7 +72,7 @@ class Farm:
         if cached and cached[0] == etag:
             return cached
         body = self.maker.render(f, state)
-        entry = (etag, body, gzip.compress(body, 5, mtime=0))
+        entry = (etag, body, gzipped(body))
         if len(self._cache) > 2000:
             self._cache.clear()
         self._cache[f] = entry

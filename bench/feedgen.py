@@ -14,6 +14,7 @@ as a first poll would) render from here, so they agree byte for byte.
 from __future__ import annotations
 
 import email.utils
+import gzip
 import hashlib
 import json
 import re
@@ -108,7 +109,10 @@ class FeedMaker:
         return "".join([head, *items, closing]).encode("utf-8")
 
     def body_hash(self, f: int, state: FeedState) -> str:
-        return hashlib.sha256(self.render(f, state)).hexdigest()
+        """The digest the bot keeps of this feed's body as the farm sends it (gzip)."""
+        from watchers.fetch import body_digest
+
+        return body_digest(gzipped(self.render(f, state)), "gzip")
 
     def _item(self, style: str, f: int, seq: int, state: FeedState) -> str:
         n = self.news[self.news_index(f, seq, state)]
@@ -153,3 +157,8 @@ class FeedMaker:
             f'  <pubDate>{date}</pubDate>\n  <guid isPermaLink="false">{guid}</guid>\n'
             f"</item>\n"
         )
+
+
+def gzipped(body: bytes) -> bytes:
+    """The farm's gzip of a body: the same bytes every time (no timestamp)."""
+    return gzip.compress(body, 5, mtime=0)

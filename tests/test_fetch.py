@@ -165,3 +165,15 @@ async def test_https_to_a_plain_http_server_is_a_tls_error(feed_server):
     with pytest.raises(FetchError, match="SSL") as caught:
         await fetch(feed_server.url("/f.xml").replace("http:", "https:"))
     assert caught.value.kind == "tls"
+
+
+async def test_the_same_bytes_again_come_back_unchanged_without_a_body(feed_server):
+    feed_server.set("/f.xml", b"<rss>" + b"x" * 5000 + b"</rss>")
+    first = await fetch(feed_server.url("/f.xml"))
+    assert first.body.startswith(b"<rss>") and first.digest and not first.unchanged
+    again = await fetch(feed_server.url("/f.xml"), digest=first.digest)  # no ETag: a 200
+    assert again.status == 200 and again.unchanged and again.body == b""
+    assert again.digest == first.digest
+    feed_server.set("/f.xml", b"<rss>changed</rss>")
+    changed = await fetch(feed_server.url("/f.xml"), digest=first.digest)
+    assert not changed.unchanged and changed.body == b"<rss>changed</rss>"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import os
 import re
 import ssl
@@ -42,10 +43,13 @@ ACCEPT_ENCODING = "gzip, deflate"
 
 @dataclass(frozen=True)
 class FetchResult:
-    """A feed's answer: 200 with a body, or 304 Not Modified with none."""
+    """A feed's answer: 200 with a body, 200 with the same bytes as last time (`unchanged`,
+    no body), or 304 Not Modified with none."""
 
     status: int
     body: bytes = b""
+    digest: str = ""  # body_digest of the bytes as they came over the wire
+    unchanged: bool = False
     etag: str = ""
     last_modified: str = ""
     content_type: str = ""
@@ -77,9 +81,15 @@ def make_client(config: FetchConfig) -> aiohttp.ClientSession:
 
 
 async def fetch_feed(
-    client: aiohttp.ClientSession, url: str, config: FetchConfig, etag: str = "", modified: str = ""
+    client: aiohttp.ClientSession,
+    url: str,
+    config: FetchConfig,
+    etag: str = "",
+    modified: str = "",
+    digest: str = "",
 ) -> FetchResult:
-    """GET a feed within the deadline and size cap; FetchError says why it failed."""
+    """GET a feed within the deadline and size cap; FetchError says why it failed. With the
+    digest of the last body, the same bytes again come back `unchanged`, never inflated."""
     _check_url(url)
     headers = {}
     if etag:
@@ -88,7 +98,7 @@ async def fetch_feed(
         headers["If-Modified-Since"] = modified
     try:
         async with asyncio.timeout(config.timeout):
-            return await _get(client, url, headers, config.max_bytes)
+            return await _get(client, url, headers, config.max_bytes, digest)
     except aiohttp.TooManyRedirects as exc:
         raise FetchError("too many redirects", "redirect") from exc
     except aiohttp.InvalidUrlRedirectClientError as exc:
@@ -148,7 +158,7 @@ def _network_kind(exc: BaseException) -> str:
 
 
 async def _get(
-    client: aiohttp.ClientSession, url: str, headers: dict, max_bytes: int
+    client: aiohttp.ClientSession, url: str, headers: dict, max_bytes: int, known: str
 ) -> FetchResult:
     async with client.get(url, headers=headers, max_redirects=MAX_REDIRECTS) as response:
         moved = _permanent_redirect(response)
@@ -157,10 +167,16 @@ async def _get(
             etag = headers.get("If-None-Match", "")
             return FetchResult(304, etag=etag, moved_to=moved, fresh_for=fresh)
         _raise_for_status(response)
-        body = await _read_capped(response, max_bytes)
+        encoding = response.headers.get("Content-Encoding", "")
+        inflate = _Inflater(encoding)
+        raw = await _read_capped(response, max_bytes)
+        digest = body_digest(raw, encoding)
+        unchanged = digest == known
         return FetchResult(
             status=response.status,
-            body=body,
+            body=b"" if unchanged else _inflate_capped(inflate, raw, max_bytes),
+            digest=digest,
+            unchanged=unchanged,
             etag=response.headers.get("ETag", ""),
             last_modified=response.headers.get("Last-Modified", ""),
             content_type=response.headers.get("Content-Type", ""),
@@ -184,19 +200,30 @@ def freshness(headers: CIMultiDictProxy | dict, now: float | None = None) -> flo
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    """The decompressed body, refused as soon as it would exceed max_bytes."""
+    """The body as sent (maybe compressed), refused as soon as it exceeds max_bytes."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"body of {declared} bytes is over the {max_bytes} byte cap", "too_big")
-    inflate = _Inflater(response.headers.get("Content-Encoding", ""))
     chunks, size = [], 0
-    async for raw in response.content.iter_any():
-        chunk = inflate(raw, max_bytes - size)
+    async for chunk in response.content.iter_any():
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"body is over the {max_bytes} byte cap", "too_big")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def body_digest(raw: bytes, content_encoding: str) -> str:
+    """What identifies a body as sent: servers that compress the same feed the same way send
+    the same bytes, which are then recognised without inflating them."""
+    return hashlib.sha256(content_encoding.encode("latin-1", "replace") + b"\n" + raw).hexdigest()
+
+
+def _inflate_capped(inflate: _Inflater, raw: bytes, max_bytes: int) -> bytes:
+    body = inflate(raw, max_bytes)
+    if len(body) > max_bytes:
+        raise FetchError(f"body is over the {max_bytes} byte cap", "too_big")
+    return body
 
 
 class _Inflater:

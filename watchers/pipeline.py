@@ -7,7 +7,6 @@ its state (and logged once per change of state), and never reaches the other fee
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -105,6 +104,7 @@ class Pipeline:
                 self.config.fetch,
                 state.etag,
                 state.last_modified,
+                state.body_hash,
             )
         if fetched.moved_to and fetched.moved_to != state.moved_to:
             log.warning(
@@ -125,9 +125,8 @@ class Pipeline:
         )
         if fetched.not_modified:
             return self._quiet(feed, state, ok, "not_modified")
-        digest = hashlib.sha256(fetched.body).hexdigest()
         ok = replace(ok, etag=fetched.etag, last_modified=fetched.last_modified)
-        if digest == state.body_hash:
+        if fetched.unchanged:
             return self._quiet(feed, state, ok, "unchanged")
         items = await self._new_entries(feed, fetched.body, fetched.content_type, now)
         new = self.store.unseen(items)
@@ -156,7 +155,7 @@ class Pipeline:
         ok = replace(
             ok,
             status="ok",
-            body_hash=digest,
+            body_hash=fetched.digest,
             polled_once=True,
             items_total=state.items_total + len(new),
         )
