@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import struct
+from dataclasses import replace
+
 import pytest
+from rensa import RMinHash
 
 import bot
 from tests.helpers import CHAT, TOKEN_ENV, rss, write_config
 from watchers.config import load_config
 from watchers.models import Item
 from watchers.rules import compile_rules
-from watchers.stories import Event, StoryBook, story_from_row, story_row
+from watchers.store import open_store
+from watchers.stories import (
+    NUM_PERM,
+    SEED,
+    Event,
+    StoryBook,
+    restore_signature,
+    story_from_row,
+    story_row,
+)
 
 WINDOW = 48 * 3600
 
@@ -70,7 +83,32 @@ def test_a_stored_story_is_followed_after_a_restart(rules):
     again = StoryBook(WINDOW, [story_row(first.story)])
     assert filed(again, rules, 1, POLAND[1]).kind == "edit"
     restored = story_from_row(story_row(first.story))
-    assert restored.minhash.jaccard(first.story.minhash) == 1.0
+    assert restored.minhash.digest() == first.story.minhash.digest()
+    later = filed(StoryBook(WINDOW), rules, 2, POLAND[2]).story.minhash
+    assert restored.minhash.jaccard(later) == first.story.minhash.jaccard(later)
+
+
+@pytest.mark.parametrize("values", [64, 128])  # datasketch's NUM_PERM, and a larger one
+def test_datasketch_rows_are_skipped_after_a_restart(rules, tmp_path, caplog, values):
+    """Rows stored before rensa hold uint64 hash values: the story is skipped, not a crash."""
+    current = filed(StoryBook(WINDOW), rules, 0, POLAND[0]).story
+    old = replace(story_row(current), id="old", minhash=struct.pack(f"<{values}Q", *range(values)))
+    store = open_store(tmp_path / "s.db")
+    store.record_items("f", [], [], now=0.0, stories=[old, story_row(current)])
+    store.close()
+    store = open_store(tmp_path / "s.db")
+    book = StoryBook(WINDOW, store.recent_stories(0.0))
+    store.close()
+    assert filed(book, rules, 1, POLAND[1]).story is book.index.stories["i0"]
+    assert list(book.index.stories) == ["i0"]
+    assert "story_skipped story=old" in caplog.text
+
+
+def test_a_signature_of_other_parameters_is_refused():
+    other = RMinHash(NUM_PERM * 2, SEED)
+    other.update(["poland", "ukraine"])
+    with pytest.raises(ValueError):
+        restore_signature(other.__getstate__())
 
 
 @pytest.mark.parametrize(

@@ -11,19 +11,24 @@ as a reply to the story's first one.
 
 from __future__ import annotations
 
-import functools
+import itertools
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+from rensa import RMinHash, RMinHashLSH  # Rust MinHash: imports in about a millisecond
 
 from watchers.models import Detection, Item, Mention, StoryRow
 
-if TYPE_CHECKING:  # datasketch pulls in scipy (0.3 s): imported when a story is first filed
-    from datasketch import MinHash
+log = logging.getLogger("armswatch.stories")
 
 NUM_PERM = 64
-SCHEME = "affine32"  # datasketch's hashing scheme, named so stored signatures stay valid
+SEED = 1  # fixes rensa's permutations, so signatures made after a restart still compare
+# LSH bands of NUM_PERM / NUM_BANDS = 2 rows: a story at Jaccard WEAK is a candidate with
+# probability 1 - (1 - 0.2**2)**32 = 0.73; datasketch's MinHashLSH(WEAK, 64) chose 28 bands
+# of 2 (0.68) and rensa needs bands that divide NUM_PERM, so 32 is its recall or better.
+NUM_BANDS = 32
 STRONG = 0.5  # alike enough on text alone
 WEAK = 0.2  # alike enough when the events agree
 STATUS_ORDER = ("requested", "negotiating", "planned", "approved", "signed", "delivered")
@@ -175,21 +180,19 @@ def _plain_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.casefold()) if len(w) > 2 and w not in _STOPWORDS}
 
 
-@functools.cache
-def _permutations() -> object:
-    """datasketch's hash permutations for NUM_PERM and SCHEME: fixed by its seed, so made once
-    (making them costs seven times the MinHash of a headline)."""
-    from datasketch import MinHash
-
-    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
-
-
-def signature(words: Iterable[str]) -> MinHash:
+def signature(words: Iterable[str]) -> RMinHash:
     """The MinHash of a word set."""
-    from datasketch import MinHash
+    minhash = RMinHash(NUM_PERM, SEED)
+    minhash.update(list(words))
+    return minhash
 
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, permutations=_permutations())
-    minhash.update_batch([w.encode("utf-8") for w in words])
+
+def restore_signature(state: bytes) -> RMinHash:
+    """A stored signature (rensa's own state bytes), or ValueError if it is not one of ours."""
+    minhash = RMinHash(NUM_PERM, SEED)
+    minhash.__setstate__(state)  # rensa's versioned format; raises ValueError on bad bytes
+    if minhash.__getnewargs__() != (NUM_PERM, SEED):  # the state carries its own num_perm, seed
+        raise ValueError(f"signature made with (num_perm, seed) {minhash.__getnewargs__()}")
     return minhash
 
 
@@ -200,7 +203,7 @@ class Story:
     id: str  # the first item's id
     first_item: str
     event: Event
-    minhash: MinHash
+    minhash: RMinHash
     started: float
     sources: list[tuple[str, str]] = field(default_factory=list)  # (source, link)
 
@@ -218,28 +221,37 @@ class StoryIndex:
 
     def __init__(self, window: float):
         self.window = window
-        from datasketch import MinHashLSH
-
-        self.lsh = MinHashLSH(threshold=WEAK, num_perm=NUM_PERM)
+        self.lsh = RMinHashLSH(WEAK, NUM_PERM, NUM_BANDS)
         self.stories: dict[str, Story] = {}
+        self._keys: dict[str, int] = {}  # story id -> the LSH's integer key
+        self._ids: dict[int, str] = {}
+        self._next_key = itertools.count()
 
     def add(self, story: Story) -> None:
         """Follow a story."""
+        self._forget(story.id)
+        key = next(self._next_key)
         self.stories[story.id] = story
-        self.lsh.insert(story.id, story.minhash)
+        self._keys[story.id], self._ids[key] = key, story.id
+        self.lsh.insert(key, story.minhash)
 
     def expire(self, now: float) -> None:
         """Forget stories that started before the window."""
         for story in [s for s in self.stories.values() if s.started < now - self.window]:
-            self.lsh.remove(story.id)
-            del self.stories[story.id]
+            self._forget(story.id)
 
-    def place(self, minhash: MinHash, event: Event, now: float) -> Placement:
+    def _forget(self, story_id: str) -> None:
+        key = self._keys.pop(story_id, None)
+        if key is not None:
+            self.lsh.remove(key)
+            del self._ids[key], self.stories[story_id]
+
+    def place(self, minhash: RMinHash, event: Event, now: float) -> Placement:
         """The story an item belongs to, if any, and whether it develops it."""
         self.expire(now)
         best, best_score = None, 0.0
         for key in self.lsh.query(minhash):
-            story = self.stories[key]
+            story = self.stories[self._ids[key]]
             score = story.minhash.jaccard(minhash)
             if _joins(score, event, story.event) and score > best_score:
                 best, best_score = story, score
@@ -265,17 +277,15 @@ def story_row(story: Story) -> StoryRow:
         categories=tuple(sorted(event.categories)),
         weapons=tuple(sorted(event.weapons)),
         status=event.status,
-        minhash=story.minhash.hashvalues.astype("uint64").tobytes(),
+        minhash=story.minhash.__getstate__(),
         sources=tuple(story.sources),
     )
 
 
 def story_from_row(row: StoryRow) -> Story:
-    """A stored story, followed again (after a restart)."""
-    import numpy as np
-    from datasketch import MinHash
-
-    hashvalues = np.frombuffer(row.minhash, dtype=np.uint64)
+    """A stored story, followed again (after a restart); ValueError if its signature is not
+    rensa's (rows from datasketch, 64 uint64 values, are at most a window old: see StoryBook)."""
+    minhash = restore_signature(row.minhash)
     event = Event(
         frozenset(row.supplier),
         frozenset(row.recipient),
@@ -283,8 +293,18 @@ def story_from_row(row: StoryRow) -> Story:
         frozenset(row.weapons),
         row.status,
     )
-    minhash = MinHash(num_perm=NUM_PERM, hashvalues=hashvalues, scheme=SCHEME)
     return Story(row.id, row.id, event, minhash, row.started, list(row.sources))
+
+
+def _readable_stories(rows: Iterable[StoryRow]) -> Iterator[Story]:
+    """Stored stories whose signature can be read. Rows written before the switch from
+    datasketch to rensa hold 64 uint64 hash values, not rensa's state: they are skipped, being
+    at most a window (48 h by default) old; the story's next report starts a new one."""
+    for row in rows:
+        try:
+            yield story_from_row(row)
+        except ValueError as exc:
+            log.warning("story_skipped story=%s reason=%r", row.id, str(exc))
 
 
 @dataclass(frozen=True)
@@ -307,9 +327,10 @@ class StoryBook:
     def index(self) -> StoryIndex:
         """The index of recent stories, built when the first item is filed."""
         if self._index is None:
-            self._index = StoryIndex(self.window)
-            for row in self._rows:
-                self._index.add(story_from_row(row))
+            index = StoryIndex(self.window)
+            for story in _readable_stories(self._rows):
+                index.add(story)
+            self._index = index
         return self._index
 
     def file(
