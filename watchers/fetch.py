@@ -27,6 +27,7 @@ import os
 import re
 import ssl
 import time
+import urllib.request
 import zlib
 from dataclasses import dataclass
 
@@ -70,7 +71,9 @@ def make_client(config: FetchConfig) -> aiohttp.ClientSession:
         connector=aiohttp.TCPConnector(limit=config.concurrency, ttl_dns_cache=300),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, config.timeout)),
         auto_decompress=False,  # inflated here, under the cap
-        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as most tools read them
+        # HTTP(S)_PROXY and NO_PROXY when set; otherwise aiohttp would look for them (and
+        # ~/.netrc) in a thread on every request
+        trust_env=bool(urllib.request.getproxies()),
         headers={
             "User-Agent": config.user_agent,
             "Accept-Encoding": ACCEPT_ENCODING,
