@@ -5,19 +5,12 @@ from pathlib import Path
 import pytest
 
 import bot
-from watchers import config
+from watchers import schema
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
-SECTIONS = {
-    "telegram": config.TELEGRAM,
-    "storage": config.STORAGE,
-    "schedule": config.SCHEDULE,
-    "fetch": config.FETCH,
-    "stories": config.STORIES,
-}
-KEYS = [(f"[{section}] {key}", key) for section, schema in SECTIONS.items() for key in schema]
-KEYS += [(f"[[feeds]] {key}", key) for key in config.FEED]
+KEYS = [(f"[{name}] {key}", key) for name, table in schema.SECTIONS.items() for key in table]
+KEYS += [(f"[[feeds]] {key}", key) for key in schema.FEED]
 
 
 @pytest.mark.parametrize("written,key", KEYS, ids=[k for k, _ in KEYS])
@@ -25,7 +18,7 @@ def test_config_key_is_documented(written, key):
     assert f"`{written}`" in README
 
 
-@pytest.mark.parametrize("key", list(config.RULE) + list(config.ENTITY))
+@pytest.mark.parametrize("key", list(schema.RULE) + list(schema.ENTITY))
 def test_rule_and_entity_keys_are_documented(key):
     assert f"`{key}" in README
 
@@ -33,3 +26,7 @@ def test_rule_and_entity_keys_are_documented(key):
 @pytest.mark.parametrize("command", list(bot.COMMANDS))
 def test_command_is_documented(command):
     assert f"| `{command}" in README
+
+
+def test_every_section_is_checked_here():
+    assert set(schema.SECTIONS) | {"feeds", "rules", "entities"} == schema.TOP_LEVEL
