@@ -18,7 +18,7 @@ from tests.helpers import (
     start_run,
 )
 from tests.helpers import write_config as _write_config
-from watchers.admin import describe_rule, split_message
+from watchers.answers import describe_rule, split_message
 from watchers.config import parse_config
 from watchers.errors import ConfigError
 from watchers.models import RuleSpec
