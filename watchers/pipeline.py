@@ -119,6 +119,7 @@ class Pipeline:
             name=feed.name,
             failures=0,
             error="",
+            reported=False,
             last_poll=now,
             last_ok=now,
             next_poll=self._next_poll(feed, state, fetched.fresh_for, now),
