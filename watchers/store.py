@@ -79,7 +79,7 @@ class Store:
     @_guarded
     def feed_state(self, url: str) -> FeedState:
         """The stored state of a feed, or a fresh one."""
-        rows = list(self.db.query("select * from feeds where url = ?", [url]))
+        rows = self._select("select * from feeds where url = ?", [url])
         if not rows:
             return FeedState(url=url)
         row = rows[0]
@@ -103,7 +103,13 @@ class Store:
     @_guarded
     def feed_states(self) -> list[FeedState]:
         """All stored feed states."""
-        return [self.feed_state(r["url"]) for r in self.db.query("select url from feeds")]
+        return [self.feed_state(r["url"]) for r in self._select("select url from feeds")]
+
+    def _select(self, sql: str, params: Sequence = ()) -> list[dict]:
+        """Rows of a read as dicts (db.query's savepoint guard is for unknown SQL)."""
+        cursor = self.db.conn.execute(sql, params)
+        keys = [column[0] for column in cursor.description]
+        return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     # items ------------------------------------------------------------------
     @_guarded
@@ -133,7 +139,7 @@ class Store:
                 chunk = values[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 sql = f"select {column} from items where {column} in ({marks})"
-                found |= {row[column] for row in self.db.query(sql, chunk)}
+                found |= {row[column] for row in self._select(sql, chunk)}
         return found
 
     @_guarded
@@ -151,12 +157,15 @@ class Store:
         """Store new items, their alerts and stories in one transaction; return alerts queued."""
         item_rows = [_item_row(item, feed, now) for item in items]
         alert_rows = [_alert_row(alert, now) for alert in alerts]
+        story_rows = [_story_row(s) for s in stories]
+        digest_rows = [asdict(e) for e in digest]
+        event_rows = [_event_row(e) for e in events]
         with self.db.atomic():
-            self.db["items"].insert_all(item_rows, ignore=True)
-            self.db["outbox"].insert_all(alert_rows, ignore=True)
-            self.db["stories"].upsert_all([_story_row(s) for s in stories], pk="id")
-            self.db["digest"].insert_all([asdict(e) for e in digest], ignore=True)
-            self.db["events"].insert_all([_event_row(e) for e in events], ignore=True)
+            _insert_rows(self.db, "items", item_rows)
+            _insert_rows(self.db, "outbox", alert_rows)
+            _insert_rows(self.db, "stories", story_rows, upsert="id")
+            _insert_rows(self.db, "digest", digest_rows)
+            _insert_rows(self.db, "events", event_rows)
         return len(alert_rows)
 
     # outbox -----------------------------------------------------------------
@@ -167,13 +176,13 @@ class Store:
             "select id, item_id, chat_id, text, attempts, kind, target_item, story_id from outbox "
             "where status in (?, ?) and next_attempt <= ? order by id limit ?"
         )
-        return [Alert(**row) for row in self.db.query(sql, [PENDING, SENDING, now, limit])]
+        return [Alert(**row) for row in self._select(sql, [PENDING, SENDING, now, limit])]
 
     @_guarded
     def undelivered_count(self) -> int:
         """How many alerts wait in the outbox."""
         sql = "select count(*) as n from outbox where status in (?, ?)"
-        return next(self.db.query(sql, [PENDING, SENDING]))["n"]
+        return self._select(sql, [PENDING, SENDING])[0]["n"]
 
     @_guarded
     def mark_sending(self, alert_id: int, now: float) -> None:
@@ -202,7 +211,7 @@ class Store:
             "select coalesce(sent_at, last_attempt) as t from outbox where chat_id = ? "
             "and coalesce(sent_at, last_attempt) >= ? order by t"
         )
-        return [row["t"] for row in self.db.query(sql, [chat_id, since])]
+        return [row["t"] for row in self._select(sql, [chat_id, since])]
 
     def _update(self, alert_id: int, attempts_inc: bool = False, **values: object) -> None:
         with self.db.atomic():
@@ -217,7 +226,7 @@ class Store:
     def events_since(self, since: float) -> list[EventRow]:
         """Events of items seen since a moment, oldest first."""
         sql = "select * from events where seen_at >= ? order by seen_at, item_id"
-        return [_event_from_row(row) for row in self.db.query(sql, [since])]
+        return [_event_from_row(row) for row in self._select(sql, [since])]
 
     @_guarded
     def event_stories(self, since: float) -> dict[str, str]:
@@ -226,7 +235,7 @@ class Store:
             "select distinct e.item_id, o.story_id from events e join outbox o "
             "on o.item_id = e.item_id where e.seen_at >= ? and o.story_id is not null"
         )
-        return {row["item_id"]: row["story_id"] for row in self.db.query(sql, [since])}
+        return {row["item_id"]: row["story_id"] for row in self._select(sql, [since])}
 
     # digests ----------------------------------------------------------------
     @_guarded
@@ -238,7 +247,7 @@ class Store:
         )
         return [
             (row["rule"], row["chat_id"], row["cadence"])
-            for row in self.db.query(sql)
+            for row in self._select(sql)
             if now - row["oldest"] >= periods.get(row["cadence"], 0.0)
         ]
 
@@ -249,7 +258,7 @@ class Store:
             "select id, line from digest where sent_in is null and rule = ? and chat_id = ? "
             "and cadence = ? order by id"
         )
-        return [(row["id"], row["line"]) for row in self.db.query(sql, [rule, chat_id, cadence])]
+        return [(row["id"], row["line"]) for row in self._select(sql, [rule, chat_id, cadence])]
 
     @_guarded
     def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> None:
@@ -266,19 +275,19 @@ class Store:
     def recent_stories(self, since: float) -> list[StoryRow]:
         """Stories that started since a moment, oldest first."""
         sql = "select * from stories where started >= ? order by started"
-        return [_story_from_row(row) for row in self.db.query(sql, [since])]
+        return [_story_from_row(row) for row in self._select(sql, [since])]
 
     @_guarded
     def story_sources(self, story_id: str) -> list[tuple[str, str]]:
         """The (source, link) pairs that joined a story after its first item."""
-        rows = list(self.db.query("select sources from stories where id = ?", [story_id]))
+        rows = self._select("select sources from stories where id = ?", [story_id])
         return [tuple(pair) for pair in json.loads(rows[0]["sources"])] if rows else []
 
     @_guarded
     def sent_alert(self, item_id: str, chat_id: str) -> tuple[str, int | None, str] | None:
         """(status, message_id, text) of an item's alert in a chat, if there is one."""
         sql = "select status, message_id, text from outbox where item_id = ? and chat_id = ?"
-        rows = list(self.db.query(sql, [item_id, chat_id]))
+        rows = self._select(sql, [item_id, chat_id])
         return (rows[0]["status"], rows[0]["message_id"], rows[0]["text"]) if rows else None
 
     @_guarded
@@ -300,7 +309,7 @@ class Store:
             "i.feed from outbox o join items i on i.id = o.item_id "
             "where coalesce(o.kind, 'send') != 'edit' order by o.id desc limit ?"
         )
-        return list(self.db.query(sql, [limit]))
+        return self._select(sql, [limit])
 
     @_guarded
     def alerts_sent_since(self, since: float) -> int:
@@ -309,13 +318,13 @@ class Store:
             "select count(*) as n from outbox o join items i on i.id = o.item_id "
             "where o.status = ? and o.sent_at >= ? and coalesce(o.kind, 'send') != 'edit'"
         )
-        return next(self.db.query(sql, [SENT, since]))["n"]
+        return self._select(sql, [SENT, since])[0]["n"]
 
     @_guarded
     def muted_rules(self, now: float) -> dict[str, float]:
         """Rules muted at this moment, with the time each mute ends."""
         sql = "select rule, until from mutes where until > ?"
-        return {row["rule"]: row["until"] for row in self.db.query(sql, [now])}
+        return {row["rule"]: row["until"] for row in self._select(sql, [now])}
 
     @_guarded
     def mute_rule(self, rule: str, until: float, by: int, now: float) -> None:
@@ -331,6 +340,20 @@ class Store:
         with self.db.atomic():
             cursor = self.db.execute("delete from mutes where rule = ? and until > ?", [rule, now])
         return cursor.rowcount > 0
+
+
+def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], upsert: str = "") -> None:
+    """insert or ignore (or upsert on a key) same-shaped rows; plain SQL, as it runs for
+    every changed feed and sqlite-utils would look up the table's schema each time."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    verb = "insert" if upsert else "insert or ignore"
+    sql = f"{verb} into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"
+    if upsert:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert)
+        sql += f" on conflict ({upsert}) do update set {updates}"
+    db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
 
 
 def _item_row(item: Item, feed: str, now: float) -> dict:
