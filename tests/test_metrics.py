@@ -64,10 +64,12 @@ def test_metrics_move_and_healthz_fails_while_polling_is_stalled(
         assert metrics[("armswatch_poll_lag_seconds", ())] < 3
         assert healthz(origin) == 200
 
-        # A backup holding the database stalls every poll at its first write.
+        # A backup holding the database stalls the first poll that has items to store
+        # (unchanged feeds defer their state: they do not wait for the lock).
         holder = sqlite3.connect(tmp_path / "state.db", timeout=0)
         holder.execute("begin exclusive")
         started = time.monotonic()
+        feed_server.set("/f.xml", rss(keyword_items(3)))
         try:
             wait_for(lambda: healthz(origin) == 503, timeout=4.3)
             body = httpx.get(f"{origin}/healthz").text

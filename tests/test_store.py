@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from watchers.errors import StoreError
-from watchers.models import Item
-from watchers.store import FeedState, QueuedAlert, open_store
+from watchers.models import Item, StoryRow
+from watchers.store import STATE_BATCH, FeedState, QueuedAlert, open_store
 
 
 @pytest.fixture
@@ -64,6 +64,63 @@ def test_feed_state_roundtrip(store):
     store.save_feed_state(state)
     assert store.feed_state("https://x.org/f") == state
     assert store.feed_state("https://other") == FeedState(url="https://other")
+
+
+def written_etags(path) -> dict[str, str]:
+    """The feed states in the file, as another process (or the next start) reads them."""
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("select url, etag from feeds").fetchall())
+
+
+def test_deferred_states_are_read_back_at_once_and_written_in_one_batch(tmp_path):
+    path = tmp_path / "s.db"
+    store = open_store(path)
+    store.save_feed_state(FeedState(url="u1", etag="1"))
+    store.defer_feed_state(FeedState(url="u1", etag="2"))
+    store.defer_feed_state(FeedState(url="u2", etag="3"))
+    assert store.feed_state("u1").etag == "2"
+    assert {s.url: s.etag for s in store.feed_states()} == {"u1": "2", "u2": "3"}
+    assert written_etags(path) == {"u1": "1"}  # a kill now: the next start polls again
+    assert store.flush_feed_states() == 2
+    assert written_etags(path) == {"u1": "2", "u2": "3"}
+    assert store.flush_feed_states() == 0
+    store.defer_feed_state(FeedState(url="u3", etag="4"))
+    store.close()  # writes what was deferred
+    assert written_etags(path) == {"u1": "2", "u2": "3", "u3": "4"}
+
+
+def test_deferred_states_are_written_once_a_batch_is_full(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    for n in range(STATE_BATCH - 1):
+        store.defer_feed_state(FeedState(url=f"u{n}"))
+    assert written_etags(tmp_path / "s.db") == {}
+    store.defer_feed_state(FeedState(url="last"))
+    assert len(written_etags(tmp_path / "s.db")) == STATE_BATCH
+    store.close()
+
+
+def test_a_state_stored_with_items_carries_the_deferred_ones(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    store.defer_feed_state(FeedState(url="quiet", etag="q"))
+    store.record_items("f", [Item("x", "X")], [], 1.0, state=FeedState(url="f", etag="f"))
+    assert written_etags(tmp_path / "s.db") == {"quiet": "q", "f": "f"}
+    assert store.feed_state("f").etag == "f"
+    store.close()
+
+
+def test_items_and_their_state_commit_together_or_not_at_all(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    store.save_feed_state(FeedState(url="f", body_hash="old"))
+    store.defer_feed_state(FeedState(url="quiet", etag="q"))
+    broken = StoryRow("x", started=None)  # started is NOT NULL: the transaction fails
+    new = FeedState("f", body_hash="new")
+    with pytest.raises(StoreError, match="record_items"):
+        store.record_items("f", [Item("x", "X")], [], 1.0, stories=[broken], state=new)
+    assert store.feed_state("f").body_hash == "old"  # so the next poll reads the feed again
+    assert [i.id for i in store.unseen([Item("x", "X")])] == ["x"]
+    assert written_etags(tmp_path / "s.db") == {"f": ""}
+    assert store.flush_feed_states() == 1  # the deferred state still waits to be written
+    store.close()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")

@@ -85,18 +85,27 @@ class Pipeline:
         if not force and not self._due(feed, state, now):
             return PollResult(feed.name, "waiting", error=state.error)
         try:
-            result, state = await self._poll(feed, state, now)
+            return await self._poll(feed, state, now)
         except StoreError:
             raise  # the database is everyone's problem, not this feed's
         except ArmswatchError as exc:
-            result, state = self._failed(feed, state, exc, now)
+            result, state, notices = self._failed(feed, state, exc, now)
         except Exception as exc:  # a bug must not stop the other feeds either
             log.exception("event=poll_crashed feed=%s", feed.name)
-            result, state = self._failed(feed, state, exc, now)
-        self.store.save_feed_state(state)
+            result, state, notices = self._failed(feed, state, exc, now)
+        self._save(feed, state, notices, now)
         return result
 
-    async def _poll(self, feed: Feed, state: FeedState, now: float):
+    def _save(self, feed: Feed, state: FeedState, notices: list[QueuedAlert], now: float) -> None:
+        """A poll that stored nothing else defers its state (see Store: a lost one only
+        means a re-poll); admin notices commit with the state that records them."""
+        if notices:
+            self.store.record_items(feed.name, [], notices, now, state=state)
+        else:
+            self.store.defer_feed_state(state)
+
+    async def _poll(self, feed: Feed, state: FeedState, now: float) -> PollResult:
+        """Fetch, parse and store a feed; its state is stored with its items, or deferred."""
         async with self.fetching:  # bounds requests in flight; the deadline starts after
             fetched = await fetch_feed(
                 self.client,
@@ -113,7 +122,7 @@ class Pipeline:
                 fetched.moved_to,
             )
             state = replace(state, moved_to=fetched.moved_to)
-        self._report_recovery(feed, state, now)
+        notices = self._report_recovery(feed, state, now)
         ok = replace(
             state,
             name=feed.name,
@@ -125,32 +134,14 @@ class Pipeline:
             next_poll=self._next_poll(feed, state, fetched.fresh_for, now),
         )
         if fetched.not_modified:
-            return self._quiet(feed, state, ok, "not_modified")
+            return self._quiet(feed, state, ok, "not_modified", notices, now)
         ok = replace(ok, etag=fetched.etag, last_modified=fetched.last_modified)
         if fetched.unchanged:
-            return self._quiet(feed, state, ok, "unchanged")
+            return self._quiet(feed, state, ok, "unchanged", notices, now)
         items = await self._new_entries(feed, fetched.body, fetched.content_type, now)
         new = self.store.unseen(items)
-        out = self.dispatch.alerts_for(self._alertable(new, state, now), now)
-        queued = self.store.record_items(
-            feed.name,
-            new,
-            out.alerts,
-            now,
-            stories=out.stories,
-            events=out.events,
-            digest=out.digest,
-        )
         if state.status not in ("ok", "new", "not_modified", "unchanged"):
             log.info("event=feed_recovered feed=%s", feed.name)
-        if new:
-            log.info(
-                "event=poll feed=%s items=%d new=%d alerts=%d",
-                feed.name,
-                len(items),
-                len(new),
-                queued,
-            )
         if new:  # a feed that posts: back to the fastest tick, if the server allows
             ok = replace(ok, next_poll=self._next_poll(feed, state, fetched.fresh_for, now, True))
         ok = replace(
@@ -160,7 +151,28 @@ class Pipeline:
             polled_once=True,
             items_total=state.items_total + len(new),
         )
-        return PollResult(feed.name, "ok", len(items), len(new), queued), ok
+        if not new:
+            self._save(feed, ok, notices, now)
+            return PollResult(feed.name, "ok", len(items))
+        out = self.dispatch.alerts_for(self._alertable(new, state, now), now)
+        self.store.record_items(
+            feed.name,
+            new,
+            [*notices, *out.alerts],
+            now,
+            stories=out.stories,
+            events=out.events,
+            digest=out.digest,
+            state=ok,  # with its items: a kill leaves both or neither
+        )
+        log.info(
+            "event=poll feed=%s items=%d new=%d alerts=%d",
+            feed.name,
+            len(items),
+            len(new),
+            len(out.alerts),
+        )
+        return PollResult(feed.name, "ok", len(items), len(new), len(out.alerts))
 
     async def _new_entries(
         self, feed: Feed, body: bytes, content_type: str, now: float
@@ -209,11 +221,20 @@ class Pipeline:
         wait = max(wait, min(fresh_for or 0.0, self.config.fetch.max_backoff))
         return now + wait
 
-    def _quiet(self, feed: Feed, old: FeedState, ok: FeedState, status: str):
+    def _quiet(
+        self,
+        feed: Feed,
+        old: FeedState,
+        ok: FeedState,
+        status: str,
+        notices: list[QueuedAlert],
+        now: float,
+    ) -> PollResult:
         if old.status in ("error", "gone"):
             log.info("event=feed_recovered feed=%s", feed.name)
         log.debug("event=poll feed=%s status=%s", feed.name, status)
-        return PollResult(feed.name, status), replace(ok, status=status)
+        self._save(feed, replace(ok, status=status), notices, now)
+        return PollResult(feed.name, status)
 
     def _alertable(self, new: Sequence[Item], state: FeedState, now: float) -> list[Item]:
         """All new items, except on a feed's first poll: only those inside the backfill."""
@@ -246,30 +267,29 @@ class Pipeline:
             last_poll=now,
             next_poll=now + delay,
         )
-        if self._report_failure(feed, new_state, now):
+        notices = self._report_failure(feed, new_state, now)
+        if notices:
             new_state = replace(new_state, reported=True)
-        return PollResult(feed.name, status, error=message, kind=kind), new_state
+        return PollResult(feed.name, status, error=message, kind=kind), new_state, notices
 
-    def _report_failure(self, feed: Feed, state: FeedState, now: float) -> bool:
-        """Tell the admin chat once when a feed has failed report_after times in a row."""
+    def _report_failure(self, feed: Feed, state: FeedState, now: float) -> list[QueuedAlert]:
+        """The admin chat's notice, once, when a feed has failed report_after times in a row."""
         admin = self.config.telegram.admin_chat_id
         if not admin or state.reported or state.failures < self.config.fetch.report_after:
-            return False
+            return []
         text = (
             f"⚠️ Feed <b>{escape(feed.name)}</b> failed {state.failures} times in a row: "
             f"{escape(state.error)}\n{escape(feed.url)}"
         )
-        key = f"feed-failing:{feed.url}:{int(now)}"
-        self.store.record_items(feed.name, [], [QueuedAlert(key, admin, text)], now)
-        return True
+        return [QueuedAlert(f"feed-failing:{feed.url}:{int(now)}", admin, text)]
 
-    def _report_recovery(self, feed: Feed, state: FeedState, now: float) -> None:
-        """Tell the admin chat when a feed it was told about works again."""
+    def _report_recovery(self, feed: Feed, state: FeedState, now: float) -> list[QueuedAlert]:
+        """The admin chat's notice when a feed it was told about works again."""
         admin = self.config.telegram.admin_chat_id
-        if admin and state.reported:
-            text = f"✅ Feed <b>{escape(feed.name)}</b> works again."
-            key = f"feed-recovered:{feed.url}:{int(now)}"
-            self.store.record_items(feed.name, [], [QueuedAlert(key, admin, text)], now)
+        if not admin or not state.reported:
+            return []
+        text = f"✅ Feed <b>{escape(feed.name)}</b> works again."
+        return [QueuedAlert(f"feed-recovered:{feed.url}:{int(now)}", admin, text)]
 
     def _backoff(self, feed: Feed, failures: int, retry_after: float | None) -> float:
         """Exponential back-off from the feed's interval, capped; Retry-After wins if longer."""

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from watchers.errors import StoreError
 from watchers.models import Alert, DigestEntry, EventRow, Item, StoryRow
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+STATE_BATCH = 200  # deferred feed states written together once this many wait
 
 
 @dataclass(frozen=True)
@@ -71,39 +72,80 @@ class Store:
     def __init__(self, db: sqlite_utils.Database, path: Path):
         self.db = db
         self.path = path
+        self._states: dict[str, FeedState] | None = None  # every feed's state, read once
+        self._pending: dict[str, FeedState] = {}  # deferred: in _states, not yet in SQLite
 
     def close(self) -> None:
-        self.db.close()
+        """Write the deferred feed states, then close the database."""
+        try:
+            self.flush_feed_states()
+        finally:
+            self.db.close()
 
     # feeds ------------------------------------------------------------------
+    # Feed states are read once, then kept in memory (only this class writes them; a
+    # `once` run beside the daemon is seen at the daemon's next start). A poll that stored
+    # nothing else defers its state: deferred states are written in one transaction with
+    # the next items (record_items), at STATE_BATCH, by flush_feed_states (the daemon's
+    # timer, the end of a `once` cycle) and by close().
+    # A kill before that write is safe: the file keeps an older state, so the next start
+    # polls those feeds again (older validators: a 200 for a 304; an older hash: a parse
+    # for a skip). No item is lost, as items commit with their feed's state; none is
+    # alerted twice, as re-read items are deduplicated against the items table, which is
+    # always committed, and an admin notice commits with the `reported` state it sets.
     @_guarded
     def feed_state(self, url: str) -> FeedState:
-        """The stored state of a feed, or a fresh one."""
-        rows = self._select("select * from feeds where url = ?", [url])
-        if not rows:
-            return FeedState(url=url)
-        row = rows[0]
-        row["polled_once"] = bool(row["polled_once"])
-        row["reported"] = bool(row["reported"])
-        return FeedState(**{k: v for k, v in row.items() if v is not None})
-
-    @_guarded
-    def save_feed_state(self, state: FeedState) -> None:
-        """Write a feed's state."""
-        row = asdict(state)
-        row["polled_once"] = int(state.polled_once)
-        row["reported"] = int(state.reported)
-        columns = ", ".join(row)  # plain SQL: this runs once per poll of every feed
-        marks = ", ".join("?" * len(row))
-        with self.db.atomic():
-            self.db.execute(
-                f"insert or replace into feeds ({columns}) values ({marks})", list(row.values())
-            )
+        """The state of a feed, or a fresh one."""
+        return self._all_states().get(url) or FeedState(url=url)
 
     @_guarded
     def feed_states(self) -> list[FeedState]:
-        """All stored feed states."""
-        return [self.feed_state(r["url"]) for r in self._select("select url from feeds")]
+        """All feed states."""
+        return list(self._all_states().values())
+
+    @_guarded
+    def save_feed_state(self, state: FeedState) -> None:
+        """Write a feed's state now (with any deferred ones)."""
+        with self.db.atomic():
+            self._write_states([state])
+        self._settle_states([state])
+
+    @_guarded
+    def defer_feed_state(self, state: FeedState) -> None:
+        """Keep a feed's state, to be written with the next batch (see above)."""
+        self._all_states()[state.url] = state
+        self._pending[state.url] = state
+        if len(self._pending) >= STATE_BATCH:
+            self.flush_feed_states()
+
+    @_guarded
+    def flush_feed_states(self) -> int:
+        """Write the deferred feed states in one transaction; how many there were."""
+        count = len(self._pending)
+        if count:
+            with self.db.atomic():
+                self._write_states([])
+            self._settle_states([])
+        return count
+
+    def _all_states(self) -> dict[str, FeedState]:
+        if self._states is None:
+            rows = self._select("select * from feeds")
+            self._states = {row["url"]: _state_from_row(row) for row in rows}
+        return self._states
+
+    def _write_states(self, states: list[FeedState]) -> None:
+        """Write the deferred states and these, inside the caller's transaction."""
+        rows = [_state_row(s) for s in (*self._pending.values(), *states)]
+        if rows:
+            self.db.conn.executemany(_SAVE_STATE, rows)
+
+    def _settle_states(self, states: list[FeedState]) -> None:
+        """After the commit: the deferred states are written and these are current."""
+        self._pending.clear()
+        known = self._all_states()
+        for state in states:
+            known[state.url] = state
 
     def _select(self, sql: str, params: Sequence = ()) -> list[dict]:
         """Rows of a read as dicts (db.query's savepoint guard is for unknown SQL)."""
@@ -153,19 +195,24 @@ class Store:
         stories: Iterable[StoryRow] = (),
         digest: Iterable[DigestEntry] = (),
         events: Iterable[EventRow] = (),
+        state: FeedState | None = None,
     ) -> int:
-        """Store new items, their alerts and stories in one transaction; return alerts queued."""
+        """Store new items, their alerts and stories, and the feed's state, in one
+        transaction; return alerts queued."""
         item_rows = [_item_row(item, feed, now) for item in items]
         alert_rows = [_alert_row(alert, now) for alert in alerts]
         story_rows = [_story_row(s) for s in stories]
         digest_rows = [asdict(e) for e in digest]
         event_rows = [_event_row(e) for e in events]
+        states = [state] if state else []
         with self.db.atomic():
             _insert_rows(self.db, "items", item_rows)
             _insert_rows(self.db, "outbox", alert_rows)
             _insert_rows(self.db, "stories", story_rows, upsert="id")
             _insert_rows(self.db, "digest", digest_rows)
             _insert_rows(self.db, "events", event_rows)
+            self._write_states(states)
+        self._settle_states(states)
         return len(alert_rows)
 
     # outbox -----------------------------------------------------------------
@@ -340,6 +387,23 @@ class Store:
         with self.db.atomic():
             cursor = self.db.execute("delete from mutes where rule = ? and until > ?", [rule, now])
         return cursor.rowcount > 0
+
+
+_STATE_COLUMNS = tuple(f.name for f in fields(FeedState))
+_SAVE_STATE = (
+    f"insert or replace into feeds ({', '.join(_STATE_COLUMNS)}) "
+    f"values ({', '.join('?' * len(_STATE_COLUMNS))})"
+)
+
+
+def _state_row(state: FeedState) -> tuple:
+    return tuple(getattr(state, name) for name in _STATE_COLUMNS)  # bools bind as 0/1
+
+
+def _state_from_row(row: dict) -> FeedState:
+    row["polled_once"] = bool(row["polled_once"])
+    row["reported"] = bool(row["reported"])
+    return FeedState(**{k: v for k, v in row.items() if v is not None})
 
 
 def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], upsert: str = "") -> None:
