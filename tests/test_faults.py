@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -75,6 +77,78 @@ def test_kill_9_loop_loses_nothing_and_repeats_at_most_the_in_flight_alert(
     with sqlite3.connect(tmp_path / "state.db") as db:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
         assert db.execute("select count(*) from outbox where status != 'sent'").fetchone() == (0,)
+
+
+def stored_states(path: Path) -> dict[str, str]:
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("select name, status from feeds").fetchall())
+
+
+def test_kill_9_before_deferred_states_are_written_only_means_a_re_poll(
+    tmp_path, feed_server, bot_api, bot_token, monkeypatch
+):
+    feed_server.set("/f.xml", rss(keyword_items(2)))
+    config = fast_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    daemon = start_run(config, bot_token)
+    try:
+        assert wait_for(lambda: len(bot_api.messages) == 2, timeout=20)
+        feed_server.set("/f.xml", rss(keyword_items(2)[::-1]))  # new bytes, no new item
+        hits = feed_server.hits("/f.xml")
+        assert wait_for(lambda: feed_server.hits("/f.xml") >= hits + 2, timeout=10)
+    finally:
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)
+    # Killed before the daemon's first flush (5 s): the file has the first poll's state.
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        first = db.execute("select status, body_hash, last_poll from feeds").fetchone()
+    assert first[0] == "ok"
+    monkeypatch.setenv(TOKEN_ENV, bot_token)
+    assert bot.main(["--config", str(config), "once"]) == 0  # reads the feed again
+    assert len(bot_api.messages) == 2  # and alerts nothing twice
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        after = db.execute("select status, body_hash, last_poll from feeds").fetchone()
+    assert after[0] == "ok" and after[1] != first[1] and after[2] > first[2]
+
+
+def test_sigterm_writes_the_deferred_feed_states(tmp_path, feed_server, bot_api, bot_token):
+    feed_server.set("/f.xml", rss(boring(2)))
+    config = fast_config(tmp_path / "c.toml", [("F", feed_server.url("/f.xml"))], bot_api.base_url)
+    daemon = start_run(config, bot_token)
+    try:
+        assert wait_for(lambda: feed_server.hits("/f.xml") >= 3, timeout=10)  # stored, then 304s
+    finally:
+        daemon.send_signal(signal.SIGTERM)  # before the daemon's first flush (5 s)
+        assert daemon.wait(timeout=10) == 0
+    assert stored_states(tmp_path / "state.db") == {"F": "not_modified"}
+
+
+def test_once_stopped_by_sigterm_writes_the_states_it_polled(
+    tmp_path, feed_server, bot_api, bot_token, monkeypatch
+):
+    feed_server.set("/a.xml", rss(boring(2)))
+    feed_server.set("/b.xml", rss(keyword_items(1)))
+    feeds = [("A", feed_server.url("/a.xml")), ("B", feed_server.url("/b.xml"))]
+    config = fast_config(tmp_path / "c.toml", feeds, bot_api.base_url)
+    monkeypatch.setenv(TOKEN_ENV, bot_token)
+    assert bot.main(["--config", str(config), "once"]) == 0
+    feed_server.delay("/b.xml", 30.0)
+    cycle = subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "once"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: feed_server.hits("/b.xml") == 2, timeout=15)
+        assert wait_for(lambda: feed_server.hits("/a.xml") == 2, timeout=5)
+        time.sleep(0.5)  # A's 304 is read; B's poll is still waiting
+    finally:
+        cycle.send_signal(signal.SIGTERM)
+        code = cycle.wait(timeout=10)
+    assert code == 128 + signal.SIGTERM
+    assert "Traceback" not in cycle.stderr.read()
+    assert stored_states(tmp_path / "state.db") == {"A": "not_modified", "B": "ok"}
 
 
 def test_sigterm_during_a_busy_cycle_exits_quickly(tmp_path, feed_server, bot_api, bot_token):

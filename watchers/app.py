@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -49,7 +50,9 @@ class App:
         own error boundary."""
         now = time.time()
         polls = (self.pipeline.poll(f, now, force=True) for f in feeds or self.config.feeds)
-        return await asyncio.gather(*polls)
+        results = await asyncio.gather(*polls)
+        self.pipeline.store.flush_feed_states()  # the cycle's deferred states, before delivery
+        return results
 
     async def deliver_until(self, deadline: float) -> DeliveryReport:
         """Deliver the outbox until it is empty or the deadline passes."""
@@ -64,9 +67,13 @@ class App:
             await asyncio.sleep(min(1.0, max(0.0, deadline - time.time())))
 
 
+EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a process TERM killed
+
+
 @asynccontextmanager
 async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | None = None):
-    """Open the store, client and sender; close them all on exit."""
+    """Open the store, client and sender; close them all on exit, SIGTERM included (the
+    store writes its deferred feed states on close)."""
     token = read_token(config)
     rules = rules or compile_rules(config)
     store = open_store(config.storage_path)
@@ -82,6 +89,7 @@ async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | N
     else:
         sender = ConsoleSender(out)
     per_minute = None if not token else config.telegram.per_minute
+    terminated = _cancel_on_sigterm()
     try:
         yield App(
             config,
@@ -89,9 +97,32 @@ async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | N
             Deliverer(store, sender, per_minute),
             console=not token,
         )
+    except asyncio.CancelledError:
+        if terminated.is_set():  # ours: clean up below, then exit as a TERM-killed process
+            raise SystemExit(EXIT_TERMINATED) from None
+        raise
     finally:
-        if isinstance(sender, TelegramSender):
-            await sender.close()
-        await client.close()
-        executor.shutdown(wait=True, cancel_futures=True)
-        store.close()
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        try:
+            store.close()  # first, as it writes the deferred feed states
+        finally:
+            if isinstance(sender, TelegramSender):
+                await sender.close()
+            await client.close()
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _cancel_on_sigterm() -> asyncio.Event:
+    """Make SIGTERM cancel the running task (as asyncio.run does for Ctrl-C), so `finally`
+    blocks run instead of the process dying at once; `run` replaces this with its own stop.
+    The event tells that it happened."""
+    terminated = asyncio.Event()
+    task = asyncio.current_task()
+
+    def cancel() -> None:
+        terminated.set()
+        if task is not None:
+            task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, cancel)
+    return terminated

@@ -30,6 +30,7 @@ log = logging.getLogger("armswatch.schedule")
 DELIVERY_TICK = 5.0
 STOP_TIMEOUT = 2.0
 REPORT_JOB = "weekly-report"
+FLUSH_JOB, FLUSH_TICK = "flush-feed-states", 5  # deferred feed states wait at most this (s)
 START_RATE = 20.0  # first polls per second at most, on average, when a daemon starts
 
 
@@ -55,6 +56,14 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop, sig.name)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload, "SIGHUP")
         self.scheduler.start()
+        self.scheduler.add_job(
+            self.flush_states,
+            IntervalTrigger(seconds=FLUSH_TICK),
+            id=FLUSH_JOB,
+            name="flush feed states",
+            coalesce=True,
+            misfire_grace_time=FLUSH_TICK,
+        )
         self.schedule_feeds(self.app.config.feeds)
         self.schedule_report()
         admin = start_admin(self.app, read_token(self.app.config))  # None without admins
@@ -79,6 +88,7 @@ class Daemon:
         for task in (*self.polling, *tasks):
             task.cancel()
         await asyncio.wait((*self.polling, *tasks), timeout=STOP_TIMEOUT)
+        await self.flush_states()  # before SIGTERM is the default again (close() would too)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("event=stopped queued=%d", self.app.pipeline.store.undelivered_count())
@@ -93,6 +103,14 @@ class Daemon:
         log.error("event=fatal error=%r", why)
         self.fatal = why
         self.stop("fatal error")
+
+    async def flush_states(self) -> None:
+        """Write the feed states that polls deferred (see Store); async, so that APScheduler
+        runs it on the loop, not in a thread."""
+        try:
+            self.app.pipeline.store.flush_feed_states()
+        except ArmswatchError as exc:  # the store failed: nothing can be recorded, stop
+            self.fail(str(exc))
 
     def schedule_feeds(self, feeds: tuple[Feed, ...]) -> None:
         """Add, reschedule or remove feed jobs to match the configured feeds."""
