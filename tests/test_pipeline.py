@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.helpers import boring, keyword_items, rss, write_config
-from watchers.app import compile_rules
 from watchers.config import Config, load_config
 from watchers.fetch import make_client
 from watchers.pipeline import Pipeline
+from watchers.rules import compile_rules
 from watchers.store import open_store
 
 NO_VALIDATORS = {"ETag": None, "Last-Modified": None}  # same bytes come back as a 200
@@ -25,7 +25,7 @@ async def pipeline_on(config: Config):
     try:
         yield Pipeline(config, store, compile_rules(config), client)
     finally:
-        await client.aclose()
+        await client.close()
 
 
 def written(config: Config) -> dict[str, tuple[str, int]]:
