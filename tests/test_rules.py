@@ -124,6 +124,7 @@ def test_fold_fast_paths_agree_with_folding_each_character():
         "Росія  отримала\u00a0ракети з Ірану",
         "plain ascii text with  double spaces",
         "ﬁnal ligature and Straße",
+        "Kyiv gets Patriots… Continue reading…",
     ]
     for text in texts:
         folded, origin = fold(text)

@@ -19,6 +19,8 @@ import ahocorasick
 
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"}
+_ELLIPSIS = "\u2026"  # "Continue reading…": one ".", so offsets stay one to one
+_QUOTES[_ELLIPSIS] = "."
 
 
 class Hit(NamedTuple):
@@ -70,8 +72,9 @@ def fold(text: str) -> tuple[str, list[int] | None]:
     if text.isascii():  # most news: one C pass folds case, dashes and spaces together
         folded = text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
         return (folded, None) if "  " not in folded else _collapse_spaces(folded)
-    if unicodedata.is_normalized("NFKC", text):
-        folded = text.casefold()
+    probe = text.replace(_ELLIPSIS, ".") if _ELLIPSIS in text else text
+    if unicodedata.is_normalized("NFKC", probe):
+        folded = probe.casefold()
         for char, replacement in _USUAL:  # str.replace is far cheaper than a regex callback
             if char in folded:
                 folded = folded.replace(char, replacement)
