@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from watchers.errors import ParseError
-from watchers.parse import canonical_link, html_to_text, parse_feed
+from watchers.parse import canonical_link, declared_ttl, html_to_text, parse_feed
 
 FEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds"
 
@@ -152,3 +152,37 @@ def test_not_a_feed_says_why(body, message):
 def test_joiners_are_kept_and_bidi_overrides_dropped():
     persian = "می\u200cخواهد"
     assert html_to_text(f"{persian} \u202eevil\u202c") == f"{persian} evil"
+
+
+@pytest.mark.parametrize(
+    "name,seconds",
+    [
+        ("newstgbot_bbc-world.xml", 900.0),  # <ttl>15</ttl>
+        ("greatfire_nyt.xml", 1800.0),  # <ttl>30</ttl>
+        ("greatfire_dw.xml", 3600.0),  # sy:updatePeriod hourly (its frequency tag is misspelt)
+        ("newstgbot_guardian-world.xml", None),
+        ("rssparser_bbc.xml", None),
+    ],
+)
+def test_declared_ttl_of_real_feeds(name, seconds):
+    assert declared_ttl((FEEDS / name).read_bytes()) == seconds
+
+
+@pytest.mark.parametrize(
+    "head,seconds",
+    [
+        (b"<rss><channel><ttl> 60 </ttl>", 3600.0),
+        (b"<rss><channel><sy:updatePeriod>daily</sy:updatePeriod>", 86400.0),
+        (
+            b"<channel><sy:updatePeriod>hourly</sy:updatePeriod>"
+            b"<sy:updateFrequency>4</sy:updateFrequency>",
+            900.0,
+        ),
+        (b"<channel><sy:updatePeriod>sometimes</sy:updatePeriod>", None),
+        (b"<channel><ttl>soon</ttl>", None),
+        ("<rss><channel><ttl>5</ttl>".encode("utf-16"), 300.0),
+        (b"", None),
+    ],
+)
+def test_declared_ttl(head, seconds):
+    assert declared_ttl(head + b"<item><title>t</title></item></channel></rss>") == seconds

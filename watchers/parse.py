@@ -95,10 +95,16 @@ def _is_printable(ch: str) -> bool:
     return category not in ("Cc", "Cf", "Cs", "Co", "Cn")
 
 
+_PLAIN_LINK = re.compile(r"https?://[a-z0-9.\-]+(?::\d{1,5})?/[^?#\s]*")  # canonical as is
+
+
 def canonical_link(link: str) -> str:
     """A link without tracking parameters or fragment, http(s) only, else ''."""
+    link = link.strip()
+    if _PLAIN_LINK.fullmatch(link):
+        return link
     try:
-        parts = urlsplit(link.strip())
+        parts = urlsplit(link)
     except ValueError:
         return ""
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
@@ -189,6 +195,29 @@ def parse_feed(
         if item is not None and item.id not in items:
             items[item.id] = item
     return list(items.values())
+
+
+_TTL = re.compile(rb"<ttl>\s*(\d{1,7})\s*</ttl>", re.IGNORECASE)
+_UPDATE_PERIOD = re.compile(rb"<sy:updatePeriod>\s*(\w+)\s*</sy:updatePeriod>", re.IGNORECASE)
+_UPDATE_FREQUENCY = re.compile(rb"<sy:updateFrequency>\s*(\d{1,5})\s*</sy:updateFrequency>", re.I)
+_PERIODS = {b"hourly": 3600, b"daily": 86400, b"weekly": 604800, b"monthly": 2592000}
+_HEAD_BYTES = 8192  # the channel's own elements come before its items
+
+
+def declared_ttl(body: bytes) -> float | None:
+    """Seconds the feed says it may be cached: RSS 2.0 <ttl> (minutes), else the
+    syndication module's updatePeriod / updateFrequency; None when it says neither."""
+    head = body[:_HEAD_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16: read it as text first
+        head = head.decode("utf-16", "ignore").encode("utf-8")
+    if found := _TTL.search(head):
+        return int(found.group(1)) * 60.0
+    period = _UPDATE_PERIOD.search(head)
+    seconds = _PERIODS.get(period.group(1).lower()) if period else None
+    if seconds is None:
+        return None
+    frequency = _UPDATE_FREQUENCY.search(head)
+    return seconds / max(1, int(frequency.group(1))) if frequency else float(seconds)
 
 
 def _not_a_feed(body: bytes, parsed: feedparser.FeedParserDict) -> ParseError:

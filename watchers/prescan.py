@@ -16,8 +16,6 @@ from lxml import etree
 
 from watchers.parse import canonical_link
 
-_ENTRY_TAGS = {"item", "entry"}
-
 
 @dataclass(frozen=True)
 class Scan:
@@ -39,7 +37,7 @@ def _local(tag: object) -> str:
 
 def _entry_keys(entry: etree._Element) -> tuple[str, ...]:
     keys = []
-    for child in entry:
+    for child in entry.iterchildren("{*}guid", "{*}id", "{*}link"):  # filtered in C
         name = _local(child.tag)
         if name in ("guid", "id") and child.text and child.text.strip():
             keys.append(child.text.strip()[:500])
@@ -59,7 +57,7 @@ def scan_feed(body: bytes) -> Scan | None:
         return None
     if root is None or _local(root.tag) not in ("rss", "feed"):
         return None  # RSS 1.0 (RDF) entries take their id from an attribute: parse whole
-    entries = [el for el in root.iter() if _local(el.tag) in _ENTRY_TAGS]
+    entries = list(root.iter("{*}item", "{*}entry"))
     keys = [_entry_keys(entry) for entry in entries]
     if any(not k for k in keys):
         return None  # an entry with neither guid nor link: its id is a hash of the parse
