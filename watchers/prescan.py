@@ -71,9 +71,11 @@ def new_entries(scan: Scan, is_known: Callable[[list[str]], set[str]]) -> list[i
 
 
 def reduced_document(scan: Scan, keep: list[int]) -> bytes:
-    """The document with only the entries at `keep`, as UTF-8 XML."""
+    """The document with only the entries at `keep` and none of the channel's own
+    elements (items are read without them; feedparser then reads less), as UTF-8 XML."""
     wanted = {id(scan.entries[i]) for i in keep}
-    for entry in scan.entries:
-        if id(entry) not in wanted:
-            entry.getparent().remove(entry)
+    for parent in {entry.getparent() for entry in scan.entries}:
+        for child in list(parent):
+            if id(child) not in wanted:
+                parent.remove(child)
     return etree.tostring(scan.root, xml_declaration=True, encoding="utf-8")
