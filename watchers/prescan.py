@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from lxml import etree
 
-from watchers.parse import canonical_link
+from watchers.models import Item
+from watchers.parse import canonical_link, parse_feed
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,9 @@ def reduced_document(scan: Scan, keep: list[int]) -> bytes:
             if id(child) not in wanted:
                 parent.remove(child)
     return etree.tostring(scan.root, xml_declaration=True, encoding="utf-8")
+
+
+def parse_entries(scan: Scan, keep: list[int], source: str, now: datetime) -> list[Item]:
+    """The items of the entries at `keep`: feedparser over the reduced document."""
+    body = reduced_document(scan, keep)
+    return parse_feed(body, source, {"content-type": "application/xml; charset=utf-8"}, now)
