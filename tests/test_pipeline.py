@@ -94,3 +94,16 @@ async def test_a_kill_before_the_deferred_states_are_written_only_means_a_re_pol
         restarted.store.close()
     assert outbox(config) == ["127.0.0.1/k0", "127.0.0.1/k1"]  # nothing twice
     assert written(config)["A"] == ("ok", 2)
+
+
+async def test_the_feed_ttl_is_read_and_kept(tmp_path, feed_server):
+    body = rss(boring(2)).replace(b"<title>Test feed</title>", b"<title>T</title><ttl>5</ttl>")
+    feed_server.set("/t.xml", body)
+    config = load_config(write_config(tmp_path / "c.toml", [("T", feed_server.url("/t.xml"))]))
+    (feed,) = config.feeds
+    async with pipeline_on(config) as pipeline:
+        await pipeline.poll(feed, time.time(), force=True)
+        assert pipeline.store.feed_state(feed.url).ttl == 300.0  # <ttl> is in minutes
+        pipeline.store.close()
+    with sqlite3.connect(config.storage_path) as db:
+        assert db.execute("select ttl from feeds").fetchone() == (300.0,)

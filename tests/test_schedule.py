@@ -36,6 +36,21 @@ def test_next_poll_of_a_quiet_feed(schedule, last_wait, fresh_for, expected):
     assert pipeline(schedule)._next_poll(FEED, state, fresh_for, now=5000.0) == 5000 + expected
 
 
+@pytest.mark.parametrize(
+    "schedule,posted,ttl,expected",
+    [
+        ('min_interval = "1m"', True, 300.0, 300),  # <ttl>5</ttl>: not polled faster
+        ('min_interval = "1m"', True, 3600.0, 600),  # but never past the interval
+        ('min_interval = "1m"', True, 0.0, 60),  # no ttl: the fastest tick
+        ("", False, 60.0, 600),  # not adaptive: the interval
+    ],
+)
+def test_next_poll_respects_the_feed_ttl(schedule, posted, ttl, expected):
+    state = FeedState(url=FEED.url, last_poll=1000.0, next_poll=1060.0, ttl=ttl)
+    got = pipeline(schedule)._next_poll(FEED, state, None, now=5000.0, posted=posted)
+    assert got == 5000 + expected
+
+
 def test_tick_and_due():
     adaptive = pipeline('min_interval = "1m"')
     assert poll_tick(FEED, adaptive.config) == 60

@@ -27,7 +27,7 @@ from watchers.models import (
     Feed,
     Item,
 )
-from watchers.parse import parse_feed, scoped_id
+from watchers.parse import declared_ttl, parse_feed, scoped_id
 from watchers.prescan import new_entries, parse_entries, scan_feed
 from watchers.rules import RuleSet
 from watchers.store import FeedState, QueuedAlert, Store
@@ -147,10 +147,12 @@ class Pipeline:
         new = self.store.unseen(items)
         if state.status not in ("ok", "new", "not_modified", "unchanged"):
             log.info("event=feed_recovered feed=%s", feed.name)
-        if new:  # a feed that posts: back to the fastest tick, if the server allows
-            ok = replace(ok, next_poll=self._next_poll(feed, state, fetched.fresh_for, now, True))
+        state = replace(state, ttl=declared_ttl(fetched.body) or 0.0)
+        # a feed that posts goes back to the fastest tick, if the server and the feed allow
+        ok = replace(ok, next_poll=self._next_poll(feed, state, fetched.fresh_for, now, bool(new)))
         ok = replace(
             ok,
+            ttl=state.ttl,
             status="ok",
             body_hash=fetched.digest,
             polled_once=True,
@@ -223,11 +225,13 @@ class Pipeline:
         """When to poll next: after the fastest tick when the feed just posted; when it had
         nothing new, a wait that doubles up to its interval (feeds that post often stay
         fast). Never before the server says the feed may change (Cache-Control max-age,
-        Expires), up to max_backoff."""
+        Expires), up to max_backoff, nor before the feed's own <ttl> (or sy:updatePeriod)
+        says, up to its interval."""
         tick = poll_tick(feed, self.config)
         last_wait = state.next_poll - state.last_poll if state.next_poll > state.last_poll else 0
         wait = tick if posted else min(feed.interval, max(tick, 2 * last_wait))
         wait = max(wait, min(fresh_for or 0.0, self.config.fetch.max_backoff))
+        wait = max(wait, min(state.ttl, feed.interval))  # the feed's <ttl>, within its interval
         return now + wait
 
     def _quiet(

@@ -39,6 +39,7 @@ class FeedState:
     items_total: int = 0
     moved_to: str = ""  # where a permanent redirect pointed: fetched instead of url
     reported: bool = False  # the admin was told this feed keeps failing
+    ttl: float = 0.0  # seconds the feed says it may be cached (<ttl>, sy:updatePeriod); 0: none
 
 
 @dataclass(frozen=True)
@@ -490,7 +491,7 @@ create table if not exists feeds (
     url text primary key, name text, etag text, last_modified text, body_hash text,
     status text, error text, failures integer, next_poll real, last_poll real,
     last_ok real, polled_once integer, items_total integer, moved_to text,
-    reported integer);
+    reported integer, ttl real);
 create table if not exists outbox (
     id integer primary key, item_id text not null, chat_id text not null,
     text text not null, status text not null, attempts integer not null default 0,
@@ -516,7 +517,7 @@ create index if not exists events_seen on events(seen_at);
 
 
 ADDED_COLUMNS = {
-    "feeds": {"moved_to": str, "reported": int},
+    "feeds": {"moved_to": str, "reported": int, "ttl": float},
     "outbox": {"kind": str, "target_item": str, "story_id": str},
 }
 
