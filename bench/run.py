@@ -8,7 +8,8 @@ One loopback farm (bench/farm.py, its own process) serves 10,000 generated feeds
   1. a warm `bot.py once` cycle of 1,000 feeds with 10% changed (3 new items each),
      against the naive loop (bench/naive.py) and newsboat (`newsboat -x reload`);
   2. CPU of an unchanged feed (304, or identical bytes) and of one new item, by
-     differencing whole `once` cycles at 100, 1,000 and 10,000 feeds;
+     differencing whole `once` cycles at 100, 1,000 and 10,000 feeds, and in warm
+     cycles of one long-running process as the daemon runs them (bench/warm.py);
   3. `bot.py score` items/s against raw pyahocorasick (bench/bench_matching.py);
   4. `bot.py run` on many feeds at a short interval (bench/soak.py): lag, CPU, RSS;
   5. farm -> fake Bot API latency over 100 alerting items (bench/latency.py).
@@ -34,6 +35,7 @@ from harness import PYTHON, ROOT, FarmProcess, timed  # noqa: E402
 from latency import measure_latency  # noqa: E402
 from report import Figure, machine, plot, write_results  # noqa: E402
 from soak import soak  # noqa: E402
+from warm import measure_warm  # noqa: E402
 
 SIZES = (100, 1000, 10_000)
 
@@ -94,6 +96,21 @@ def per_unit(series: dict[int, Series]) -> list[Figure]:
                 Figure("2", label, per_item * 1e3, f"{NEW} per changed feed", None, "<= 1 ms")
             )
     return out
+
+
+def figure_warm(farm: FarmProcess) -> list[Figure]:
+    """Figure 2 as a running daemon pays it: warm cycles in one process (bench/warm.py)."""
+    log("[2] warm daemon cycles at 1,000 feeds (bench/warm.py)")
+    w = measure_warm(farm)
+    rows = [
+        ("unchanged feed, 304", w.per_304, ""),
+        ("unchanged feed, same bytes", w.per_identical, ""),
+        ("new item", w.per_new_item, f"{w.new_items} a cycle"),
+    ]
+    return [
+        Figure("2", f"warm daemon: CPU per {what} (ms)", value, note, None, "<= 1 ms")
+        for what, value, note in rows
+    ]
 
 
 def figure_matching(folder: Path) -> tuple[list[Figure], list[int]]:
@@ -200,6 +217,7 @@ def main() -> None:
     ):
         cycle_figures, series, base = figure_cycles(farm, args)
         figures += cycle_figures
+        figures += figure_warm(farm)
         matching, alerting = figure_matching(Path(tmp))
         figures += matching
         figures += figure_scale(farm, args)
