@@ -150,3 +150,28 @@ def test_not_a_database_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="junk.db"):
         open_store(path)
+
+
+def test_a_database_from_an_older_version_gains_the_new_columns(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # tables as an earlier release made them
+        db.execute(
+            "create table feeds (url text primary key, name text, etag text, last_modified "
+            "text, body_hash text, status text, error text, failures integer, next_poll real, "
+            "last_poll real, last_ok real, polled_once integer, items_total integer)"
+        )
+        db.execute("insert into feeds (url, name, status) values ('https://f.org/', 'F', 'ok')")
+        db.execute(
+            "create table stories (id text primary key, started real not null, supplier text, "
+            "recipient text, categories text, weapons text, status text, minhash blob, "
+            "sources text)"
+        )
+        db.execute(
+            "insert into stories values ('s', 1.0, '[]', '[]', '[]', '[]', null, x'00', '[]')"
+        )
+    store = open_store(path)
+    (state,) = store.feed_states()
+    (story,) = store.recent_stories(0.0)
+    store.close()
+    assert (state.name, state.ttl, state.moved_to, state.reported) == ("F", 0.0, "", False)
+    assert (story.id, story.words, story.sources) == ("s", (), ())

@@ -88,6 +88,22 @@ def test_a_stored_story_is_followed_after_a_restart(rules):
     assert restored.minhash.jaccard(later) == first.story.minhash.jaccard(later)
 
 
+def test_similarity_is_exact_on_stored_words_and_estimated_without_them(rules, tmp_path):
+    first = filed(StoryBook(WINDOW), rules, 0, POLAND[0]).story
+    later = filed(StoryBook(WINDOW), rules, 1, POLAND[1]).story
+    store = open_store(tmp_path / "s.db")
+    store.record_items("f", [], [], now=0.0, stories=[story_row(first)])
+    (row,) = store.recent_stories(0.0)
+    store.close()
+    restored = story_from_row(row)
+    assert restored.words == first.words and first.words
+    exact = len(first.words & later.words) / len(first.words | later.words)
+    assert restored.similarity(later.words, later.minhash) == exact
+    older = story_from_row(replace(row, words=()))  # stored before words were kept
+    estimate = older.similarity(later.words, later.minhash)
+    assert estimate == first.minhash.jaccard(later.minhash) and abs(estimate - exact) < 0.25
+
+
 @pytest.mark.parametrize("values", [64, 128])  # datasketch's NUM_PERM, and a larger one
 def test_datasketch_rows_are_skipped_after_a_restart(rules, tmp_path, caplog, values):
     """Rows stored before rensa hold uint64 hash values: the story is skipped, not a crash."""

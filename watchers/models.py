@@ -143,6 +143,7 @@ class StoryRow:
     status: str | None = None
     minhash: bytes = b""
     sources: tuple[tuple[str, str], ...] = ()  # (source, link) of items that joined
+    words: tuple[str, ...] = ()  # the first item's word set, compared exactly
 
 
 @dataclass(frozen=True)

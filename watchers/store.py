@@ -435,7 +435,7 @@ def _item_row(item: Item, feed: str, now: float) -> dict:
 
 def _story_row(story: StoryRow) -> dict:
     row = asdict(story)
-    for key in ("supplier", "recipient", "categories", "weapons", "sources"):
+    for key in ("supplier", "recipient", "categories", "weapons", "sources", "words"):
         row[key] = json.dumps(row[key], ensure_ascii=False)
     return row
 
@@ -444,6 +444,7 @@ def _story_from_row(row: dict) -> StoryRow:
     for key in ("supplier", "recipient", "categories", "weapons"):
         row[key] = tuple(json.loads(row[key]))
     row["sources"] = tuple(tuple(pair) for pair in json.loads(row["sources"]))
+    row["words"] = tuple(json.loads(row["words"] or "[]"))  # null in rows from before words
     return StoryRow(**row)
 
 
@@ -505,7 +506,7 @@ create table if not exists digest (
     unique (rule, chat_id, item_id));
 create table if not exists stories (
     id text primary key, started real not null, supplier text, recipient text,
-    categories text, weapons text, status text, minhash blob, sources text);
+    categories text, weapons text, status text, minhash blob, sources text, words text);
 create table if not exists mutes (
     rule text primary key, until real not null, muted_by integer, muted_at real);
 create table if not exists events (
@@ -519,6 +520,7 @@ create index if not exists events_seen on events(seen_at);
 ADDED_COLUMNS = {
     "feeds": {"moved_to": str, "reported": int, "ttl": float},
     "outbox": {"kind": str, "target_item": str, "story_id": str},
+    "stories": {"words": str},
 }
 
 

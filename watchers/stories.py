@@ -1,12 +1,13 @@
 """One story, one alert: items reporting the same story join it (MinHash/LSH + the event).
 
-An item joins a recent story (within the window) when their texts are alike (estimated
-Jaccard similarity of word sets, entities written by their canonical names so "Berlin"
-and "Germany" agree) and their events do not contradict: strongly alike texts merge
-unless supplier or recipient differ; weakly alike ones merge only when the detector saw
-the same supplier, recipient and weapon category in both. A joined item that moves the
-story on (a later status, a new weapon or party) is a development: a new alert, posted
-as a reply to the story's first one.
+An item joins a recent story (within the window) when their texts are alike (Jaccard
+similarity of word sets, entities written by their canonical names so "Berlin" and
+"Germany" agree; MinHash LSH finds the candidates, the word sets decide) and their
+events do not contradict: strongly alike texts merge unless supplier or recipient
+differ; weakly alike ones merge only when the detector saw the same supplier, recipient
+and weapon category in both. A joined item that moves the story on (a later status, a
+new weapon or party) is a development: a new alert, posted as a reply to the story's
+first one.
 """
 
 from __future__ import annotations
@@ -206,6 +207,13 @@ class Story:
     minhash: RMinHash
     started: float
     sources: list[tuple[str, str]] = field(default_factory=list)  # (source, link)
+    words: frozenset[str] = frozenset()  # empty for stories stored before words were kept
+
+    def similarity(self, words: frozenset[str], minhash: RMinHash) -> float:
+        """Jaccard similarity of the word sets; the MinHash estimate if words are unknown."""
+        if not self.words or not words:
+            return self.minhash.jaccard(minhash)
+        return len(self.words & words) / len(self.words | words)
 
 
 @dataclass(frozen=True)
@@ -246,13 +254,15 @@ class StoryIndex:
             self.lsh.remove(key)
             del self._ids[key], self.stories[story_id]
 
-    def place(self, minhash: RMinHash, event: Event, now: float) -> Placement:
+    def place(
+        self, words: frozenset[str], minhash: RMinHash, event: Event, now: float
+    ) -> Placement:
         """The story an item belongs to, if any, and whether it develops it."""
         self.expire(now)
         best, best_score = None, 0.0
         for key in self.lsh.query(minhash):
             story = self.stories[self._ids[key]]
-            score = story.minhash.jaccard(minhash)
+            score = story.similarity(words, minhash)
             if _joins(score, event, story.event) and score > best_score:
                 best, best_score = story, score
         if best is None:
@@ -279,6 +289,7 @@ def story_row(story: Story) -> StoryRow:
         status=event.status,
         minhash=story.minhash.__getstate__(),
         sources=tuple(story.sources),
+        words=tuple(sorted(story.words)),
     )
 
 
@@ -293,7 +304,9 @@ def story_from_row(row: StoryRow) -> Story:
         frozenset(row.weapons),
         row.status,
     )
-    return Story(row.id, row.id, event, minhash, row.started, list(row.sources))
+    return Story(
+        row.id, row.id, event, minhash, row.started, list(row.sources), frozenset(row.words)
+    )
 
 
 def _readable_stories(rows: Iterable[StoryRow]) -> Iterator[Story]:
@@ -343,11 +356,12 @@ class StoryBook:
     ) -> Filing:
         """Place an item (its text as the rules read it): a new story, a source of a known
         one, or a development of it."""
-        minhash = signature(story_words(text, mentions))
+        words = frozenset(story_words(text, mentions))
+        minhash = signature(words)
         event = Event.of(detection)
-        placement = self.index.place(minhash, event, now)
+        placement = self.index.place(words, minhash, event, now)
         if placement.story is None:
-            story = Story(item.id, item.id, event, minhash, now)
+            story = Story(item.id, item.id, event, minhash, now, words=words)
             self.index.add(story)
             return Filing("send", story)
         story = placement.story
