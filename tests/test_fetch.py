@@ -177,3 +177,14 @@ async def test_the_same_bytes_again_come_back_unchanged_without_a_body(feed_serv
     feed_server.set("/f.xml", b"<rss>changed</rss>")
     changed = await fetch(feed_server.url("/f.xml"), digest=first.digest)
     assert not changed.unchanged and changed.body == b"<rss>changed</rss>"
+
+
+async def test_a_proxy_set_in_the_environment_is_used(feed_server, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", feed_server.origin)  # it answers 404 to what it proxies
+    with pytest.raises(FetchError) as caught:
+        await fetch("http://feeds.invalid/f.xml")
+    assert caught.value.kind == "http_404"
+    (request,) = feed_server.requests
+    assert request.path == "http://feeds.invalid/f.xml"  # the absolute form a proxy gets
