@@ -1,4 +1,5 @@
-"""The only module with SQL: seen items, feed state and the alert outbox (SQLite, WAL)."""
+"""The store: seen items, feed state and the alert outbox (SQLite, WAL); its tables and rows
+are in tables.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ import sqlite_utils
 
 from watchers.errors import StoreError
 from watchers.models import Alert, DigestEntry, EventRow, Item, StoryRow
+from watchers.tables import (
+    SCHEMA,
+    add_missing_columns,
+    event_from_row,
+    event_to_row,
+    insert_rows,
+    item_row,
+    story_from_row,
+    story_to_row,
+)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATE_BATCH = 200  # deferred feed states written together once this many wait
@@ -200,18 +211,18 @@ class Store:
     ) -> int:
         """Store new items, their alerts and stories, and the feed's state, in one
         transaction; return alerts queued."""
-        item_rows = [_item_row(item, feed, now) for item in items]
+        item_rows = [item_row(item, feed, now) for item in items]
         alert_rows = [_alert_row(alert, now) for alert in alerts]
-        story_rows = [_story_row(s) for s in stories]
+        story_rows = [story_to_row(s) for s in stories]
         digest_rows = [asdict(e) for e in digest]
-        event_rows = [_event_row(e) for e in events]
+        event_rows = [event_to_row(e) for e in events]
         states = [state] if state else []
         with self.db.atomic():
-            _insert_rows(self.db, "items", item_rows)
-            _insert_rows(self.db, "outbox", alert_rows)
-            _insert_rows(self.db, "stories", story_rows, upsert="id")
-            _insert_rows(self.db, "digest", digest_rows)
-            _insert_rows(self.db, "events", event_rows)
+            insert_rows(self.db, "items", item_rows)
+            insert_rows(self.db, "outbox", alert_rows)
+            insert_rows(self.db, "stories", story_rows, upsert="id")
+            insert_rows(self.db, "digest", digest_rows)
+            insert_rows(self.db, "events", event_rows)
             self._write_states(states)
         self._settle_states(states)
         return len(alert_rows)
@@ -274,7 +285,7 @@ class Store:
     def events_since(self, since: float) -> list[EventRow]:
         """Events of items seen since a moment, oldest first."""
         sql = "select * from events where seen_at >= ? order by seen_at, item_id"
-        return [_event_from_row(row) for row in self._select(sql, [since])]
+        return [event_from_row(row) for row in self._select(sql, [since])]
 
     @_guarded
     def event_stories(self, since: float) -> dict[str, str]:
@@ -323,7 +334,7 @@ class Store:
     def recent_stories(self, since: float) -> list[StoryRow]:
         """Stories that started since a moment, oldest first."""
         sql = "select * from stories where started >= ? order by started"
-        return [_story_from_row(row) for row in self._select(sql, [since])]
+        return [story_from_row(row) for row in self._select(sql, [since])]
 
     @_guarded
     def story_sources(self, story_id: str) -> list[tuple[str, str]]:
@@ -407,63 +418,6 @@ def _state_from_row(row: dict) -> FeedState:
     return FeedState(**{k: v for k, v in row.items() if v is not None})
 
 
-def _insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], upsert: str = "") -> None:
-    """insert or ignore (or upsert on a key) same-shaped rows; plain SQL, as it runs for
-    every changed feed and sqlite-utils would look up the table's schema each time."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    verb = "insert" if upsert else "insert or ignore"
-    sql = f"{verb} into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"
-    if upsert:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert)
-        sql += f" on conflict ({upsert}) do update set {updates}"
-    db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
-
-
-def _item_row(item: Item, feed: str, now: float) -> dict:
-    return {
-        "id": item.id,
-        "link": item.link or None,
-        "feed": feed,
-        "title": item.title,
-        "summary": item.summary,
-        "published": item.published.isoformat() if item.published else None,
-        "seen_at": now,
-    }
-
-
-def _story_row(story: StoryRow) -> dict:
-    row = asdict(story)
-    for key in ("supplier", "recipient", "categories", "weapons", "sources", "words"):
-        row[key] = json.dumps(row[key], ensure_ascii=False)
-    return row
-
-
-def _story_from_row(row: dict) -> StoryRow:
-    for key in ("supplier", "recipient", "categories", "weapons"):
-        row[key] = tuple(json.loads(row[key]))
-    row["sources"] = tuple(tuple(pair) for pair in json.loads(row["sources"]))
-    row["words"] = tuple(json.loads(row["words"] or "[]"))  # null in rows from before words
-    return StoryRow(**row)
-
-
-_EVENT_LISTS = ("supplier", "recipient", "weapons", "categories", "rules")
-
-
-def _event_row(event: EventRow) -> dict:
-    row = asdict(event)
-    for key in _EVENT_LISTS:
-        row[key] = json.dumps(row[key], ensure_ascii=False)
-    return row
-
-
-def _event_from_row(row: dict) -> EventRow:
-    for key in _EVENT_LISTS:
-        row[key] = tuple(json.loads(row[key] or "[]"))
-    return EventRow(**row)
-
-
 def _alert_row(alert: QueuedAlert, now: float) -> dict:
     return {
         "kind": alert.kind,
@@ -483,56 +437,6 @@ def _alert_row(alert: QueuedAlert, now: float) -> dict:
     }
 
 
-SCHEMA = """
-create table if not exists items (
-    id text primary key, link text, feed text not null, title text not null,
-    summary text not null default '', published text, seen_at real not null);
-create unique index if not exists items_link on items(link) where link is not null;
-create table if not exists feeds (
-    url text primary key, name text, etag text, last_modified text, body_hash text,
-    status text, error text, failures integer, next_poll real, last_poll real,
-    last_ok real, polled_once integer, items_total integer, moved_to text,
-    reported integer, ttl real);
-create table if not exists outbox (
-    id integer primary key, item_id text not null, chat_id text not null,
-    text text not null, status text not null, attempts integer not null default 0,
-    error text not null default '', message_id integer, created_at real not null,
-    last_attempt real, sent_at real, next_attempt real not null default 0,
-    unique (item_id, chat_id));
-create index if not exists outbox_due on outbox(status, next_attempt);
-create table if not exists digest (
-    id integer primary key, rule text not null, chat_id text not null, cadence text not null,
-    item_id text not null, line text not null, created real not null, sent_in text,
-    unique (rule, chat_id, item_id));
-create table if not exists stories (
-    id text primary key, started real not null, supplier text, recipient text,
-    categories text, weapons text, status text, minhash blob, sources text, words text);
-create table if not exists mutes (
-    rule text primary key, until real not null, muted_by integer, muted_at real);
-create table if not exists events (
-    item_id text primary key, published text, seen_at real not null, source text,
-    title text, link text, supplier text, recipient text, weapons text, categories text,
-    status text, rules text, score real);
-create index if not exists events_seen on events(seen_at);
-"""
-
-
-ADDED_COLUMNS = {
-    "feeds": {"moved_to": str, "reported": int, "ttl": float},
-    "outbox": {"kind": str, "target_item": str, "story_id": str},
-    "stories": {"words": str},
-}
-
-
-def _add_missing_columns(db: sqlite_utils.Database) -> None:
-    """Bring a database made by an older version up to the current columns."""
-    for table, columns in ADDED_COLUMNS.items():
-        have = set(db[table].columns_dict)
-        for name, kind in columns.items():
-            if name not in have:
-                db[table].add_column(name, kind)
-
-
 def open_store(path: Path, timeout: float = 5.0) -> Store:
     """Open (creating) the database; StoreError names the file when it cannot be written."""
     try:
@@ -542,7 +446,7 @@ def open_store(path: Path, timeout: float = 5.0) -> Store:
         db.execute("pragma journal_mode = wal")
         db.execute("pragma synchronous = normal")
         db.conn.executescript(SCHEMA)
-        _add_missing_columns(db)
+        add_missing_columns(db)
         db.execute("begin immediate")
         db.execute("rollback")
     except (sqlite3.Error, OSError) as exc:

@@ -1,0 +1,117 @@
+"""The database's tables: their schema, the columns added since, and rows to and from
+the dataclasses. With store.py, the only modules that write SQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import sqlite_utils
+
+from watchers.models import EventRow, Item, StoryRow
+
+SCHEMA = """
+create table if not exists items (
+    id text primary key, link text, feed text not null, title text not null,
+    summary text not null default '', published text, seen_at real not null);
+create unique index if not exists items_link on items(link) where link is not null;
+create table if not exists feeds (
+    url text primary key, name text, etag text, last_modified text, body_hash text,
+    status text, error text, failures integer, next_poll real, last_poll real,
+    last_ok real, polled_once integer, items_total integer, moved_to text,
+    reported integer, ttl real);
+create table if not exists outbox (
+    id integer primary key, item_id text not null, chat_id text not null,
+    text text not null, status text not null, attempts integer not null default 0,
+    error text not null default '', message_id integer, created_at real not null,
+    last_attempt real, sent_at real, next_attempt real not null default 0,
+    unique (item_id, chat_id));
+create index if not exists outbox_due on outbox(status, next_attempt);
+create table if not exists digest (
+    id integer primary key, rule text not null, chat_id text not null, cadence text not null,
+    item_id text not null, line text not null, created real not null, sent_in text,
+    unique (rule, chat_id, item_id));
+create table if not exists stories (
+    id text primary key, started real not null, supplier text, recipient text,
+    categories text, weapons text, status text, minhash blob, sources text, words text);
+create table if not exists mutes (
+    rule text primary key, until real not null, muted_by integer, muted_at real);
+create table if not exists events (
+    item_id text primary key, published text, seen_at real not null, source text,
+    title text, link text, supplier text, recipient text, weapons text, categories text,
+    status text, rules text, score real);
+create index if not exists events_seen on events(seen_at);
+"""
+
+
+ADDED_COLUMNS = {
+    "feeds": {"moved_to": str, "reported": int, "ttl": float},
+    "outbox": {"kind": str, "target_item": str, "story_id": str},
+    "stories": {"words": str},
+}
+
+
+def add_missing_columns(db: sqlite_utils.Database) -> None:
+    """Bring a database made by an older version up to the current columns."""
+    for table, columns in ADDED_COLUMNS.items():
+        have = set(db[table].columns_dict)
+        for name, kind in columns.items():
+            if name not in have:
+                db[table].add_column(name, kind)
+
+
+def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], upsert: str = "") -> None:
+    """insert or ignore (or upsert on a key) same-shaped rows; plain SQL, as it runs for
+    every changed feed and sqlite-utils would look up the table's schema each time."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    verb = "insert" if upsert else "insert or ignore"
+    sql = f"{verb} into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"
+    if upsert:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert)
+        sql += f" on conflict ({upsert}) do update set {updates}"
+    db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
+
+
+def item_row(item: Item, feed: str, now: float) -> dict:
+    return {
+        "id": item.id,
+        "link": item.link or None,
+        "feed": feed,
+        "title": item.title,
+        "summary": item.summary,
+        "published": item.published.isoformat() if item.published else None,
+        "seen_at": now,
+    }
+
+
+def story_to_row(story: StoryRow) -> dict:
+    row = asdict(story)
+    for key in ("supplier", "recipient", "categories", "weapons", "sources", "words"):
+        row[key] = json.dumps(row[key], ensure_ascii=False)
+    return row
+
+
+def story_from_row(row: dict) -> StoryRow:
+    for key in ("supplier", "recipient", "categories", "weapons"):
+        row[key] = tuple(json.loads(row[key]))
+    row["sources"] = tuple(tuple(pair) for pair in json.loads(row["sources"]))
+    row["words"] = tuple(json.loads(row["words"] or "[]"))  # null in rows from before words
+    return StoryRow(**row)
+
+
+_EVENT_LISTS = ("supplier", "recipient", "weapons", "categories", "rules")
+
+
+def event_to_row(event: EventRow) -> dict:
+    row = asdict(event)
+    for key in _EVENT_LISTS:
+        row[key] = json.dumps(row[key], ensure_ascii=False)
+    return row
+
+
+def event_from_row(row: dict) -> EventRow:
+    for key in _EVENT_LISTS:
+        row[key] = tuple(json.loads(row[key] or "[]"))
+    return EventRow(**row)
