@@ -76,6 +76,8 @@ def write_config(
     text = re.sub(r'(?m)^path = "armswatch.db"', f'path = "{folder / "bench.db"}"', text)
     text = re.sub(r'(?m)^interval = "10m"', f'interval = "{interval}"', text)
     text = re.sub(r'(?m)^jitter = "30s"', f'jitter = "{jitter}"', text)
+    # the farm stands for thousands of sites on one address: no per-host limit among them
+    text = text.replace("[fetch]\n", "[fetch]\nper_host = 1000\n", 1)
     for key, value in (telegram or {}).items():  # TOML literals, replacing the default's
         text, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text, count=1)
         if not found:

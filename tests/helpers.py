@@ -75,6 +75,7 @@ def write_config(
     api_base_url: str | None = None,
     extra: str = "",
     interval: str = "10m",
+    fetch: str = "",
 ) -> Path:
     """A config file for tests: feeds on the feed server, Telegram on the fake API."""
     telegram = f'chat_id = "{CHAT}"\ntoken_env = "{TOKEN_ENV}"\nsend_timeout = "3s"\n'
@@ -93,6 +94,7 @@ backfill = "24h"
 
 [fetch]
 timeout = "5s"
+{fetch}
 """
     for name, url in feeds:
         text += f'\n[[feeds]]\nname = "{name}"\nurl = "{url}"\n'

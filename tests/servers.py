@@ -224,6 +224,8 @@ class FeedServer(_LocalServer):
         self._resources: dict[str, _Resource] = {}
         self._behaviours: dict[str, _Behaviour] = {}
         self._requests: list[FeedRequest] = []
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most answered at once
 
     def url(self, path: str) -> str:
         """Absolute URL of a path on this server."""
@@ -314,6 +316,16 @@ class FeedServer(_LocalServer):
         return resource, rule or _Behaviour()
 
     def handle(self, handler: _Handler) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self._handle(handler)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _handle(self, handler: _Handler) -> None:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         record = FeedRequest(handler.command, handler.path, headers)
         with self.lock:

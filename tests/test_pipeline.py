@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from contextlib import asynccontextmanager
@@ -107,3 +108,25 @@ async def test_the_feed_ttl_is_read_and_kept(tmp_path, feed_server):
         pipeline.store.close()
     with sqlite3.connect(config.storage_path) as db:
         assert db.execute("select ttl from feeds").fetchone() == (300.0,)
+
+
+async def test_requests_to_one_host_are_limited_and_others_go_on(tmp_path, feed_server):
+    from tests.servers import FeedServer
+
+    with FeedServer() as other:
+        feeds = []
+        for n in range(8):
+            feed_server.set(f"/{n}.xml", rss(boring(1)))
+            feed_server.delay(f"/{n}.xml", 0.2)
+            feeds.append((f"busy {n}", feed_server.url(f"/{n}.xml")))
+        other.set("/o.xml", rss(boring(1)))
+        feeds.append(("other", other.url("/o.xml")))
+        path = write_config(tmp_path / "c.toml", feeds, fetch="per_host = 2")
+        config = load_config(path)
+        async with pipeline_on(config) as pipeline:
+            polls = [pipeline.poll(feed, time.time(), force=True) for feed in config.feeds]
+            results = await asyncio.gather(*polls)
+            pipeline.store.close()
+        assert [r.status for r in results] == ["ok"] * 9
+        assert feed_server.most_in_flight == 2  # never more, and the limit was reached
+        assert other.hits("/o.xml") == 1

@@ -51,6 +51,7 @@ class FetchConfig:
     user_agent: str = DEFAULT_USER_AGENT
     max_backoff: float = 6 * 3600.0
     concurrency: int = 20
+    per_host: int = 6  # requests in flight to one host (a browser's limit)
     report_after: int = 5  # failures in a row before the admin chat is told
 
 

@@ -68,7 +68,9 @@ MAX_REDIRECTS = 5
 def make_client(config: FetchConfig) -> aiohttp.ClientSession:
     """The one HTTP client of the daemon (made inside the running event loop)."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=config.concurrency, ttl_dns_cache=300),
+        connector=aiohttp.TCPConnector(
+            limit=config.concurrency, limit_per_host=config.per_host, ttl_dns_cache=300
+        ),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, config.timeout)),
         auto_decompress=False,  # inflated here, under the cap
         # HTTP(S)_PROXY and NO_PROXY when set; otherwise aiohttp would look for them (and

@@ -76,11 +76,20 @@ class Pipeline:
         self.executor = executor
         self.dispatch = Dispatcher(config, store, rules, stories)
         self.fetching = asyncio.Semaphore(config.fetch.concurrency)
+        self.hosts: dict[str, asyncio.Semaphore] = {}  # per_host requests in flight to each
 
     def configure(self, config: Config, rules: RuleSet) -> None:
         """Take a reloaded config and its compiled rules, for every poll from now on."""
+        if config.fetch.per_host != self.config.fetch.per_host:
+            self.hosts = {}  # polls in flight finish under the old limit
         self.config = self.dispatch.config = config
         self.rules = self.dispatch.rules = rules
+
+    def _host_slots(self, url: str) -> asyncio.Semaphore:
+        host = urlsplit(url).netloc.lower()  # host and port, as aiohttp's limit_per_host
+        if host not in self.hosts:
+            self.hosts[host] = asyncio.Semaphore(self.config.fetch.per_host)
+        return self.hosts[host]
 
     async def poll(self, feed: Feed, now: float, force: bool = False) -> PollResult:
         """Poll a feed unless it is backing off; never raises for the feed's own faults."""
@@ -111,10 +120,13 @@ class Pipeline:
 
     async def _poll(self, feed: Feed, state: FeedState, now: float) -> PollResult:
         """Fetch, parse and store a feed; its state is stored with its items, or deferred."""
-        async with self.fetching:  # bounds requests in flight; the deadline starts after
+        url = state.moved_to or feed.url
+        # a host's slot first, so feeds waiting on one busy host hold none of the others';
+        # the deadline starts once both are taken
+        async with self._host_slots(url), self.fetching:
             fetched = await fetch_feed(
                 self.client,
-                state.moved_to or feed.url,
+                url,
                 self.config.fetch,
                 state.etag,
                 state.last_modified,

@@ -146,6 +146,7 @@ FETCH: Schema = {
     "user_agent": _text,
     "max_backoff": _positive_duration,
     "concurrency": _positive_int,
+    "per_host": _positive_int,
     "report_after": _positive_int,
 }
 STORIES: Schema = {"merge": _bool, "window": _positive_duration}
