@@ -41,8 +41,8 @@ def wait_for(condition, timeout: float) -> bool:
     return False
 
 
-def fast_config(path: Path, feeds, api_url: str, extra: str = "") -> Path:
-    config = write_config(path, feeds, api_url, interval="1s")
+def fast_config(path: Path, feeds, api_url: str, extra: str = "", fetch: str = "") -> Path:
+    config = write_config(path, feeds, api_url, interval="1s", fetch=fetch)
     config.write_text(config.read_text().replace("[telegram]\n", "[telegram]\nper_minute = 6000\n"))
     return config
 
@@ -159,7 +159,8 @@ def test_sigterm_during_a_busy_cycle_exits_quickly(tmp_path, feed_server, bot_ap
         feeds.append((f"F{number}", feed_server.url(f"/f{number}.xml")))
     feed_server.set("/seed.xml", rss([seed_item()]))
     feeds.append(("Seed", feed_server.url("/seed.xml")))
-    config = fast_config(tmp_path / "c.toml", feeds, bot_api.base_url)
+    # one test server stands for 41 sites: all 40 slow polls in flight at once
+    config = fast_config(tmp_path / "c.toml", feeds, bot_api.base_url, fetch="per_host = 50")
     daemon = start_run(config, bot_token)
     assert wait_for(lambda: len(bot_api.messages) == 1, timeout=20)
     assert wait_for(lambda: feed_server.hits("/f0.xml") >= 1, timeout=10)
