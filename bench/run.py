@@ -1,4 +1,4 @@
-"""All five benchmark figures from a fresh clone, in about six minutes on 2 cores.
+"""All five benchmark figures from a fresh clone, in about three minutes on 2 cores.
 
     python bench/run.py                 # prints the table, writes results.md and the plot
     python bench/run.py --full          # baselines on all 1,000 feeds (not a subset)
