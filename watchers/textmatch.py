@@ -18,9 +18,8 @@ from typing import NamedTuple
 import ahocorasick
 
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
-_QUOTES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"}
-_ELLIPSIS = "\u2026"  # "Continue reading…": one ".", so offsets stay one to one
-_QUOTES[_ELLIPSIS] = "."
+# one character each, so offsets stay one to one: quotes, and "…" ("Continue reading…")
+_ONE_FOR_ONE = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2026": "."}
 
 
 class Hit(NamedTuple):
@@ -36,7 +35,7 @@ def fold_char(ch: str) -> str:
     """Case-fold one character; dashes and white space become one space."""
     if ch in _DASHES or ch.isspace():
         return " "
-    ch = _QUOTES.get(ch, ch)
+    ch = _ONE_FOR_ONE.get(ch, ch)
     return unicodedata.normalize("NFKC", ch).casefold()
 
 
@@ -47,7 +46,7 @@ _ASCII_TABLE = bytes(
     ord(fold_char(chr(c))) if len(fold_char(chr(c))) == 1 else c for c in range(128)
 )
 _ASCII_TABLE += bytes(range(128, 256))
-_SPECIAL_MAP = {**dict.fromkeys(_DASHES + _SPACES, " "), **_QUOTES}
+_SPECIAL_MAP = {**dict.fromkeys(_DASHES + _SPACES, " "), **_ONE_FOR_ONE}
 _USUAL = (
     ("\n", " "),
     ("-", " "),
@@ -55,6 +54,7 @@ _USUAL = (
     ("\u2018", "'"),
     ("\u2013", " "),
     ("\u2014", " "),
+    ("\u2026", "."),
 )
 _SPECIAL = re.compile("[" + re.escape("".join(_SPECIAL_MAP)) + "]")
 
@@ -72,14 +72,14 @@ def fold(text: str) -> tuple[str, list[int] | None]:
     if text.isascii():  # most news: one C pass folds case, dashes and spaces together
         folded = text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
         return (folded, None) if "  " not in folded else _collapse_spaces(folded)
-    probe = text.replace(_ELLIPSIS, ".") if _ELLIPSIS in text else text
+    probe = text  # the one-for-one replacements first: NFKC would widen "…" and others
+    for char, replacement in _USUAL:  # str.replace is far cheaper than a regex callback
+        if char in probe:
+            probe = probe.replace(char, replacement)
+    if _SPECIAL.search(probe):
+        probe = _SPECIAL.sub(_fold_special, probe)
     if unicodedata.is_normalized("NFKC", probe):
         folded = probe.casefold()
-        for char, replacement in _USUAL:  # str.replace is far cheaper than a regex callback
-            if char in folded:
-                folded = folded.replace(char, replacement)
-        if _SPECIAL.search(folded):
-            folded = _SPECIAL.sub(_fold_special, folded)
         if len(folded) == len(text):
             return (folded, None) if "  " not in folded else _collapse_spaces(folded)
     return _fold_slowly(text)
