@@ -162,12 +162,17 @@ def test_sigterm_during_a_busy_cycle_exits_quickly(tmp_path, feed_server, bot_ap
     # one test server stands for 41 sites: all 40 slow polls in flight at once
     config = fast_config(tmp_path / "c.toml", feeds, bot_api.base_url, fetch="per_host = 50")
     daemon = start_run(config, bot_token)
-    assert wait_for(lambda: len(bot_api.messages) == 1, timeout=20)
-    assert wait_for(lambda: feed_server.hits("/f0.xml") >= 1, timeout=10)
-    started = time.monotonic()
-    daemon.send_signal(signal.SIGTERM)
-    assert daemon.wait(timeout=10) == 0
-    assert time.monotonic() - started < 3
+    try:
+        assert wait_for(lambda: len(bot_api.messages) == 1, timeout=20)
+        assert wait_for(lambda: feed_server.hits("/f0.xml") >= 1, timeout=10)
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+        assert time.monotonic() - started < 3
+    finally:
+        if daemon.poll() is None:  # a failed assertion must not leave the daemon running
+            daemon.kill()
+            daemon.wait()
     with sqlite3.connect(tmp_path / "state.db") as db:
         assert db.execute("pragma integrity_check").fetchone() == ("ok",)
 
