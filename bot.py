@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 
-from watchers.config import load_config
+from watchers.config.load import load_config
 from watchers.errors import ArmswatchError
 
 EXIT_OK, EXIT_ERROR, EXIT_QUEUED = 0, 1, 3
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def duration(text: str) -> float:
     """An argparse type: "30d", "12h" or seconds."""
-    from watchers.durations import parse_duration
+    from watchers.config.durations import parse_duration
 
     try:
         return parse_duration(text)
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # PTB warns about retry_after becoming a timedelta; deliver.py handles both types.
     warnings.filterwarnings("ignore", message="Deprecated since version v22.2")
-    from watchers.logs import setup_logging
+    from watchers.ops.logs import setup_logging
 
     try:
         config = load_config(args.config)
@@ -120,7 +120,7 @@ def cmd_once(config, args) -> int:
 def cmd_check(config, args) -> int:
     from watchers.app import read_token
     from watchers.check import check_online, summarize
-    from watchers.rules import compile_rules
+    from watchers.detection.rules import compile_rules
 
     rules = compile_rules(config)
     read_token(config)
@@ -134,7 +134,7 @@ def cmd_check(config, args) -> int:
 
 
 def cmd_score(config, args) -> int:
-    from watchers.rules import compile_rules
+    from watchers.detection.rules import compile_rules
     from watchers.score import score_lines
 
     rules = compile_rules(config)
@@ -150,7 +150,7 @@ def cmd_score(config, args) -> int:
 
 
 def cmd_explain(config, args) -> int:
-    from watchers.rules import compile_rules
+    from watchers.detection.rules import compile_rules
     from watchers.score import explain_text
 
     print("\n".join(explain_text(args.text, compile_rules(config))))
@@ -160,8 +160,8 @@ def cmd_explain(config, args) -> int:
 def cmd_export(config, args) -> int:
     import time
 
-    from watchers.export import story_events, write_export
-    from watchers.store import open_store
+    from watchers.ops.export import story_events, write_export
+    from watchers.store.sqlite import open_store
 
     store = open_store(config.storage_path)
     try:
@@ -189,8 +189,8 @@ def cmd_report(config, args) -> int:
     from pathlib import Path
 
     from watchers.app import read_token
-    from watchers.report import caption, draw_report, load_summary, send_photo
-    from watchers.store import open_store
+    from watchers.ops.report import caption, draw_report, load_summary, send_photo
+    from watchers.store.sqlite import open_store
 
     now = time.time()
     store = open_store(config.storage_path)

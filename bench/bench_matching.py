@@ -23,10 +23,10 @@ import ahocorasick
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.config import load_config  # noqa: E402
+from watchers.config.load import load_config  # noqa: E402
+from watchers.detection.rules import compile_rules  # noqa: E402
+from watchers.detection.textmatch import fold_phrase  # noqa: E402
 from watchers.models import Item  # noqa: E402
-from watchers.rules import compile_rules  # noqa: E402
-from watchers.textmatch import fold_phrase  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "news" / "rss2022_2023.jsonl"
 ROUNDS = 3

@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.detect import Detector  # noqa: E402
-from watchers.entities import Gazetteer  # noqa: E402
-from watchers.textmatch import PhraseMatcher  # noqa: E402
+from watchers.detection.detect import Detector  # noqa: E402
+from watchers.detection.entities import Gazetteer  # noqa: E402
+from watchers.detection.textmatch import PhraseMatcher  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "news"
 COLLECTIVE = frozenset(

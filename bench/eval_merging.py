@@ -4,7 +4,7 @@
 
 Runs the default config's rules over ../shared/data/news/rss2022_2023.jsonl (and the
 extra items) in publication order, exactly as the daemon would see them arrive, and
-places each alerting item with watchers.stories: a new story (an alert), a merge into a
+places each alerting item with watchers.stories.merge: a new story (an alert), a merge into a
 story (an edit of the first alert: "Also reported by"), or a development (a reply).
 Prints the counts and a sample of merged groups so a person can judge them.
 """
@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.config import load_config  # noqa: E402
-from watchers.durations import parse_duration  # noqa: E402
+from watchers.config.durations import parse_duration  # noqa: E402
+from watchers.config.load import load_config  # noqa: E402
+from watchers.detection.rules import compile_rules  # noqa: E402
 from watchers.models import Item  # noqa: E402
-from watchers.rules import compile_rules  # noqa: E402
-from watchers.stories import StoryBook  # noqa: E402
+from watchers.stories.merge import StoryBook  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "news"
 FILES = ("rss2022_2023.jsonl", "rss2022_2023_extra.jsonl")

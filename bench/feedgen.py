@@ -110,7 +110,7 @@ class FeedMaker:
 
     def body_hash(self, f: int, state: FeedState) -> str:
         """The digest the bot keeps of this feed's body as the farm sends it (gzip)."""
-        from watchers.fetch import body_digest
+        from watchers.feeds.fetch import body_digest
 
         return body_digest(gzipped(self.render(f, state)), "gzip")
 

@@ -92,10 +92,10 @@ def write_config(
 
 def seed_db(db_path: Path, farm: FarmProcess, feeds: int, now: float | None = None) -> None:
     """Write the database a first poll of the farm's feeds would leave (without parsing)."""
+    from watchers.feeds.parse import canonical_link
     from watchers.models import Item
-    from watchers.parse import canonical_link
-    from watchers.store import FeedState as StoredState
-    from watchers.store import open_store
+    from watchers.store.sqlite import FeedState as StoredState
+    from watchers.store.sqlite import open_store
 
     now = now or time.time()
     maker = FeedMaker()

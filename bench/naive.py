@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 def keywords() -> list[str]:
     """The default rules' words and every gazetteer alias (stems without their '*')."""
-    from watchers.config import load_config
-    from watchers.entities import Gazetteer
+    from watchers.config.load import load_config
+    from watchers.detection.entities import Gazetteer
 
     config = load_config(ROOT / "config.toml")
     words = {w for r in config.rules for w in (*r.any, *r.all, *r.none)}

@@ -30,7 +30,7 @@ from cycles import CHANGED, NEW  # noqa: E402
 from harness import FarmProcess, seed_db, write_config  # noqa: E402
 
 from watchers.app import App, open_app  # noqa: E402
-from watchers.config import load_config  # noqa: E402
+from watchers.config.load import load_config  # noqa: E402
 
 
 @dataclass

@@ -11,8 +11,8 @@ from html import escape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-SEED_FILE = SHARED / "seed" / "000_14ca65158709ed0b.txt"
+DATA = Path(__file__).resolve().parent / "data"
+SEED_FILE = DATA / "seed" / "000_14ca65158709ed0b.txt"
 TOKEN_ENV = "ARMSWATCH_TEST_TOKEN"
 CHAT = "@armswatch_test"
 

@@ -19,7 +19,7 @@ from tests.helpers import (
 )
 from tests.helpers import write_config as _write_config
 from watchers.answers import describe_rule, split_message
-from watchers.config import parse_config
+from watchers.config.load import parse_config
 from watchers.errors import ConfigError
 from watchers.models import RuleSpec
 

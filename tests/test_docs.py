@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import bot
-from watchers import schema
+from watchers.config import schema
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

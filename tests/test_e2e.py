@@ -20,7 +20,7 @@ from tests.helpers import (
     start_run,
     write_config,
 )
-from watchers.store import open_store
+from watchers.store.sqlite import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ import pytest
 import bot
 from tests.helpers import TOKEN_ENV, boring, rss, run_bot, seed_item, write_config
 from tests.servers import FakeBotAPI, FeedServer, SentMessage, free_port, parse_telegram_html
-from watchers.parse import parse_feed
+from watchers.feeds.parse import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"

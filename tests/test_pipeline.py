@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.helpers import boring, keyword_items, rss, write_config
-from watchers.config import Config, load_config
-from watchers.fetch import make_client
+from watchers.config.load import Config, load_config
+from watchers.detection.rules import compile_rules
+from watchers.feeds.fetch import make_client
 from watchers.pipeline import Pipeline
-from watchers.rules import compile_rules
-from watchers.store import open_store
+from watchers.store.sqlite import open_store
 
 NO_VALIDATORS = {"ETag": None, "Last-Modified": None}  # same bytes come back as a 200
 

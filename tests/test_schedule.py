@@ -7,10 +7,10 @@ import pytest
 
 from tests.helpers import boring, rss, start_run, write_config
 from tests.test_faults import wait_for
-from watchers.config import parse_config
+from watchers.config.load import parse_config
 from watchers.models import Feed
 from watchers.pipeline import Pipeline, poll_tick
-from watchers.store import FeedState
+from watchers.store.sqlite import FeedState
 
 FEED = Feed("F", "https://example.org/f.xml", interval=600.0)
 

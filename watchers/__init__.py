@@ -1,3 +1,20 @@
-"""armswatch: watch news feeds for arms transfers and alert a Telegram channel."""
+"""armswatch: watch news feeds for arms transfers and alert a Telegram channel.
+
+One item flows down the packages in this order:
+
+    config/     config.toml -> a frozen Config
+    feeds/      fetch -> prescan -> parse: new Items from a feed
+    detection/  the reading and the verdict: is this an arms transfer, who, what, to whom
+    stories/    one story, one alert: reports of the same event merged
+    store/      the only SQL: items (new only), feed states, outbox, stories
+    telegram/   message layout, digests, outbox delivery
+    ops/        logs, metrics, exports, reports
+
+models.py (the dataclasses between stages) and errors.py (the exception tree) sit below
+all of them. The orchestration sits on top and is the only code that imports more than
+one stage: app.py (wiring), pipeline.py (one feed's poll), dispatch.py (verdicts to the
+outbox), schedule.py (the daemon), admin.py and answers.py (admin commands), check.py and
+score.py (the check and score commands).
+"""
 
 __version__ = "0.1.0"

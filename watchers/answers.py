@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from watchers.app import App
-from watchers.durations import format_duration, parse_duration
+from watchers.config.durations import format_duration, parse_duration
 from watchers.models import RuleSpec
 from watchers.score import explain_text
 

@@ -12,15 +12,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TextIO
 
-from watchers.config import Config
-from watchers.deliver import ConsoleSender, Deliverer, DeliveryReport, TelegramSender
+from watchers.config.load import Config
+from watchers.detection.rules import RuleSet, compile_rules
 from watchers.errors import ConfigError
-from watchers.fetch import make_client
+from watchers.feeds.fetch import make_client
 from watchers.models import Feed
 from watchers.pipeline import Pipeline, PollResult
-from watchers.rules import RuleSet, compile_rules
-from watchers.store import open_store
-from watchers.stories import StoryBook
+from watchers.store.sqlite import open_store
+from watchers.stories.merge import StoryBook
+from watchers.telegram.deliver import ConsoleSender, Deliverer, DeliveryReport, TelegramSender
 
 log = logging.getLogger("armswatch")
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from watchers.config import Config
-from watchers.durations import format_duration
+from watchers.config.durations import format_duration
+from watchers.config.load import Config
+from watchers.detection.rules import RuleSet
 from watchers.errors import ArmswatchError
-from watchers.fetch import fetch_feed, make_client
+from watchers.feeds.fetch import fetch_feed, make_client
+from watchers.feeds.parse import parse_feed
 from watchers.models import Feed
-from watchers.parse import parse_feed
-from watchers.rules import RuleSet
 
 
 def summarize(config: Config, rules: RuleSet) -> list[str]:

@@ -8,9 +8,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from watchers.config import Config
-from watchers.digest import PERIODS, compose_digest, digest_line
-from watchers.message import format_alert, weapon_names
+from watchers.config.load import Config
+from watchers.detection.rules import RuleSet
 from watchers.models import (
     Detection,
     DigestEntry,
@@ -20,9 +19,10 @@ from watchers.models import (
     StoryRow,
     Verdict,
 )
-from watchers.rules import RuleSet
-from watchers.store import QueuedAlert, Store
-from watchers.stories import Filing, StoryBook, story_row
+from watchers.store.sqlite import QueuedAlert, Store
+from watchers.stories.merge import Filing, StoryBook, story_row
+from watchers.telegram.digest import PERIODS, compose_digest, digest_line
+from watchers.telegram.message import format_alert, weapon_names
 
 log = logging.getLogger("armswatch.dispatch")
 

@@ -19,19 +19,19 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from watchers.config import Config
+from watchers.config.load import Config
+from watchers.detection.rules import RuleSet
 from watchers.dispatch import Dispatcher
 from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
-from watchers.fetch import fetch_feed
+from watchers.feeds.fetch import fetch_feed
+from watchers.feeds.parse import declared_ttl, parse_feed, scoped_id
+from watchers.feeds.prescan import new_entries, parse_entries, scan_feed
 from watchers.models import (
     Feed,
     Item,
 )
-from watchers.parse import declared_ttl, parse_feed, scoped_id
-from watchers.prescan import new_entries, parse_entries, scan_feed
-from watchers.rules import RuleSet
-from watchers.store import FeedState, QueuedAlert, Store
-from watchers.stories import StoryBook
+from watchers.store.sqlite import FeedState, QueuedAlert, Store
+from watchers.stories.merge import StoryBook
 
 log = logging.getLogger("armswatch.pipeline")
 T = TypeVar("T")

@@ -18,13 +18,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watchers.admin import start_admin
 from watchers.app import App, open_app, read_token
-from watchers.config import Config, load_config
+from watchers.config.load import Config, load_config
+from watchers.detection.rules import compile_rules
 from watchers.errors import ArmswatchError
-from watchers.metrics import Metrics, serve_metrics
 from watchers.models import Feed
+from watchers.ops.metrics import Metrics, serve_metrics
+from watchers.ops.report import weekly_report
 from watchers.pipeline import poll_tick
-from watchers.report import weekly_report
-from watchers.rules import compile_rules
 
 log = logging.getLogger("armswatch.schedule")
 

@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+from watchers.detection.rules import RuleSet
 from watchers.errors import ArmswatchError
+from watchers.feeds.parse import html_to_text
 from watchers.models import Item, Verdict
-from watchers.parse import html_to_text
-from watchers.rules import RuleSet
 
 
 class InputError(ArmswatchError):

@@ -1,0 +1,177 @@
+"""The SQLite store on real files: dedup, one transaction per feed, the outbox states."""
+
+import os
+import sqlite3
+
+import pytest
+
+from watchers.errors import StoreError
+from watchers.models import Item, StoryRow
+from watchers.store.sqlite import STATE_BATCH, FeedState, QueuedAlert, open_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = open_store(tmp_path / "a.db")
+    yield store
+    store.close()
+
+
+def test_unseen_dedups_by_id_and_by_link_across_feeds(store):
+    first = [Item("a", "A", link="https://x.org/1"), Item("b", "B")]
+    store.record_items("feed1", store.unseen(first), [], now=1.0)
+    later = [
+        Item("a", "A again"),  # same id
+        Item("other-guid", "A elsewhere", link="https://x.org/1"),  # same link, other feed
+        Item("c", "C", link="https://x.org/3"),
+        Item("c2", "C dup in batch", link="https://x.org/3"),
+    ]
+    assert [i.id for i in store.unseen(later)] == ["c"]
+
+
+def test_items_survive_reopen(tmp_path):
+    path = tmp_path / "b.db"
+    store = open_store(path)
+    store.record_items("f", [Item("x", "X")], [QueuedAlert("x", "@c", "hi")], now=1.0)
+    store.close()
+    again = open_store(path)
+    assert again.unseen([Item("x", "X")]) == []
+    assert [a.item_id for a in again.due_alerts(now=2.0)] == ["x"]
+    again.close()
+
+
+def test_outbox_lifecycle(store):
+    store.record_items("f", [Item("x", "X")], [QueuedAlert("x", "@c", "hi")], now=1.0)
+    (alert,) = store.due_alerts(now=1.0)
+    store.mark_sending(alert.id, now=2.0)
+    assert store.due_alerts(now=2.0)[0].attempts == 1  # a crash mid-send leaves it due
+    store.mark_retry(alert.id, "502", next_attempt=10.0)
+    assert store.due_alerts(now=5.0) == []
+    assert store.undelivered_count() == 1
+    store.mark_sent(alert.id, message_id=7, now=11.0)
+    assert store.due_alerts(now=20.0) == [] and store.undelivered_count() == 0
+    assert store.sent_since("@c", 0.0) == [11.0]
+
+
+def test_one_alert_per_item_and_chat(store):
+    alerts = [QueuedAlert("x", "@c", "one"), QueuedAlert("x", "@c", "two")]
+    assert store.record_items("f", [Item("x", "X")], alerts, now=1.0) == 2
+    assert len(store.due_alerts(now=1.0)) == 1
+
+
+def test_feed_state_roundtrip(store):
+    state = FeedState(url="https://x.org/f", etag='"e1"', failures=2, polled_once=True)
+    store.save_feed_state(state)
+    assert store.feed_state("https://x.org/f") == state
+    assert store.feed_state("https://other") == FeedState(url="https://other")
+
+
+def written_etags(path) -> dict[str, str]:
+    """The feed states in the file, as another process (or the next start) reads them."""
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("select url, etag from feeds").fetchall())
+
+
+def test_deferred_states_are_read_back_at_once_and_written_in_one_batch(tmp_path):
+    path = tmp_path / "s.db"
+    store = open_store(path)
+    store.save_feed_state(FeedState(url="u1", etag="1"))
+    store.defer_feed_state(FeedState(url="u1", etag="2"))
+    store.defer_feed_state(FeedState(url="u2", etag="3"))
+    assert store.feed_state("u1").etag == "2"
+    assert {s.url: s.etag for s in store.feed_states()} == {"u1": "2", "u2": "3"}
+    assert written_etags(path) == {"u1": "1"}  # a kill now: the next start polls again
+    assert store.flush_feed_states() == 2
+    assert written_etags(path) == {"u1": "2", "u2": "3"}
+    assert store.flush_feed_states() == 0
+    store.defer_feed_state(FeedState(url="u3", etag="4"))
+    store.close()  # writes what was deferred
+    assert written_etags(path) == {"u1": "2", "u2": "3", "u3": "4"}
+
+
+def test_deferred_states_are_written_once_a_batch_is_full(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    for n in range(STATE_BATCH - 1):
+        store.defer_feed_state(FeedState(url=f"u{n}"))
+    assert written_etags(tmp_path / "s.db") == {}
+    store.defer_feed_state(FeedState(url="last"))
+    assert len(written_etags(tmp_path / "s.db")) == STATE_BATCH
+    store.close()
+
+
+def test_a_state_stored_with_items_carries_the_deferred_ones(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    store.defer_feed_state(FeedState(url="quiet", etag="q"))
+    store.record_items("f", [Item("x", "X")], [], 1.0, state=FeedState(url="f", etag="f"))
+    assert written_etags(tmp_path / "s.db") == {"quiet": "q", "f": "f"}
+    assert store.feed_state("f").etag == "f"
+    store.close()
+
+
+def test_items_and_their_state_commit_together_or_not_at_all(tmp_path):
+    store = open_store(tmp_path / "s.db")
+    store.save_feed_state(FeedState(url="f", body_hash="old"))
+    store.defer_feed_state(FeedState(url="quiet", etag="q"))
+    broken = StoryRow("x", started=None)  # started is NOT NULL: the transaction fails
+    new = FeedState("f", body_hash="new")
+    with pytest.raises(StoreError, match="record_items"):
+        store.record_items("f", [Item("x", "X")], [], 1.0, stories=[broken], state=new)
+    assert store.feed_state("f").body_hash == "old"  # so the next poll reads the feed again
+    assert [i.id for i in store.unseen([Item("x", "X")])] == ["x"]
+    assert written_etags(tmp_path / "s.db") == {"f": ""}
+    assert store.flush_feed_states() == 1  # the deferred state still waits to be written
+    store.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")
+def test_read_only_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "ro.db"
+    open_store(path).close()
+    path.chmod(0o444)
+    with pytest.raises(StoreError, match="ro.db"):
+        open_store(path)
+
+
+def test_locked_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "locked.db"
+    open_store(path).close()
+    holder = sqlite3.connect(path)
+    holder.execute("begin exclusive")
+    try:
+        with pytest.raises(StoreError, match="locked.db: cannot open the database for writing"):
+            open_store(path, timeout=0.2)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="junk.db"):
+        open_store(path)
+
+
+def test_a_database_from_an_older_version_gains_the_new_columns(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # tables as an earlier release made them
+        db.execute(
+            "create table feeds (url text primary key, name text, etag text, last_modified "
+            "text, body_hash text, status text, error text, failures integer, next_poll real, "
+            "last_poll real, last_ok real, polled_once integer, items_total integer)"
+        )
+        db.execute("insert into feeds (url, name, status) values ('https://f.org/', 'F', 'ok')")
+        db.execute(
+            "create table stories (id text primary key, started real not null, supplier text, "
+            "recipient text, categories text, weapons text, status text, minhash blob, "
+            "sources text)"
+        )
+        db.execute(
+            "insert into stories values ('s', 1.0, '[]', '[]', '[]', '[]', null, x'00', '[]')"
+        )
+    store = open_store(path)
+    (state,) = store.feed_states()
+    (story,) = store.recent_stories(0.0)
+    store.close()
+    assert (state.name, state.ttl, state.moved_to, state.reported) == ("F", 0.0, "", False)
+    assert (story.id, story.words, story.sources) == ("s", (), ())

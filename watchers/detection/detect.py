@@ -1,0 +1,305 @@
+"""The arms-transfer detector: is this story a transfer, who supplies what to whom, how far.
+
+Each sentence is read as a row of marks: actors and weapons (from the gazetteer), transfer
+cues (watchers/detection/data/cues.tsv, see watchers/detection/cues.py) and negative context. Each actor takes
+a slot against its nearest transfer cue (watchers/detection/slots.py: subj, obj, to, from, by, with,
+mod, owner) and the cue's direction turns slots into roles: "X supplies W to Y", "Y buys W
+from X", "Y asks X for W", "W sent to Y by X", "Iranian drones for Russia", "US aid to
+Ukraine". When nothing names the supplier, a weapon's maker country named in the sentence
+does ("Su-35 ... made in Russia"). Named programmes (deals.tsv: AUKUS) are transfers with
+known roles. Partners of an undirected cue ("Putin and Kim discuss weapons") take the side
+another sentence of the item gives them ("Russia seeks weaponry"); a sentence opening with
+"They" stands for the actors the sentence before opens with.
+
+Kinds of story read as transfers (the label guide counts deals, requests, refusals and
+blocking): a transfer cue and a weapon; a state's aid to another with no weapon named
+("Congress debates aid for Ukraine": military aid), unless the item speaks of civil aid
+(humanitarian, economic, reconstruction); talks about weapons or an arms deal. A denial
+("Iran denies supplying drones to Russia") is read as a transfer claim, status blocked.
+
+Score (0..1; 0.5 is the alert threshold), per sentence: a transfer cue and a weapon 0.3
+(0.2 for a weak cue such as "support", or a bare "arms to Russia"); an aid noun with no
+weapon 0.2, kept only when a country supplies it to another; plus 0.3 when supplier and
+recipient are both found, differ and one came from a directed slot, 0.08 for one side;
+plus 0.1 in the title; minus 0.15-0.25 per kind of non-transfer context (combat, test,
+domestic production, trade, peace talks, arms control, civil aid) in a clause holding a
+transfer cue. The item takes its best sentence, plus 0.05 per other supporting sentence
+(up to two). A supplier equal to the recipient (a country buying from its own industry)
+counts as no roles.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import replace
+
+from watchers.detection.cues import STATUSES, TRANSFER_KINDS, CueBook, load_cuebook, split_sentences
+from watchers.detection.entities import ACTOR_KINDS, Gazetteer
+from watchers.detection.roles import (
+    BASE_SCORE,
+    FILL_KINDS,
+    FILL_SCORE,
+    TITLE_SCORE,
+    Reading,
+    add_partners,
+    assign_roles,
+    calm_weapons,
+    combine_readings,
+    cue_evidence,
+    penalise_context,
+    settle_item,
+)
+from watchers.detection.slots import (
+    IMPLIED_PREPS,
+    Mark,
+    implied_cues,
+    is_recipient_like,
+    leading_actors,
+    pronoun_subject,
+    slot_before_weapon,
+)
+from watchers.detection.textmatch import Hit, PhraseMatcher, longest_first
+from watchers.errors import ConfigError
+from watchers.models import Detection, Weapon
+
+_OWN_COUNTRY = re.compile(r"\b(?:his|her|their) (?:own )?country\b", re.IGNORECASE)
+
+
+class Detector:
+    """Reads entity-tagged sentences for arms-transfer patterns."""
+
+    def __init__(self, gazetteer: Gazetteer, cuebook: CueBook | None = None):
+        self.gazetteer = gazetteer
+        self.cuebook = cuebook or load_cuebook()
+        kinds = {name: entity.kind for name, entity in gazetteer.entities.items()}
+        self.entity_kinds = kinds
+        self.regions = frozenset(n for n, k in kinds.items() if k == "region")
+        self.collective = frozenset(n for n, k in kinds.items() if k in ("region", "organization"))
+        self.countries = frozenset(n for n, k in kinds.items() if k == "country")
+        keys = [key for _, key in (*gazetteer.phrases(), *self.cuebook.phrases())]
+        self._kind_of = {key: self.key_kind(key) for key in keys}  # per hit, in could_be_transfer
+        for programme in self.cuebook.programmes:
+            names = (*programme.suppliers, *programme.recipients, programme.weapon)
+            unknown = [n for n in names if gazetteer.get(n) is None]
+            if unknown:
+                raise ConfigError(f"deals.tsv {programme.name!r}: unknown entities {unknown}")
+
+    def phrases(self) -> Iterable[tuple[str, Hashable]]:
+        """Cue phrases for the shared matcher, keyed ("cue", kind, status or name)."""
+        return self.cuebook.phrases()
+
+    def detect(self, text: str, hits: Sequence[Hit]) -> Detection:
+        """Score one text (title + "\\n" + summary) from the shared matcher's hits."""
+        if not self.could_be_transfer(hits, text):
+            return Detection()
+        marks = self.mark_text(text, hits)
+        sentences = sentences_of(text, marks)
+        elsewhere = calm_weapons(sentences)
+        readings, previous = [], []
+        for index, (span, sentence) in enumerate(sentences):
+            reading = self.read_sentence(text, index, span, sentence, previous, elsewhere)
+            if reading.evidence > 0 or reading.suppliers or reading.recipients or reading.partners:
+                readings.append(reading)
+            previous = sentence
+        civil = any(m.kind == "neg_civil" for m in marks)
+        settle_item(readings, self.countries, civil)
+        origin_marks = [m for m in marks if m.kind == "actor" and is_origin(text, m, marks)]
+        detection = combine_readings(readings, self.weapon, [m.value for m in origin_marks])
+        others = [m.value for m in marks if m.kind == "actor" and is_recipient_like(text, m)]
+        return self.fill_recipient(detection, readings, others)
+
+    def fill_recipient(
+        self, detection: Detection, readings: list[Reading], others: list[str | None]
+    ) -> Detection:
+        """A supply with no recipient named takes one named elsewhere in the item.
+
+        "War in Ukraine: ..., UK to supply tanks": Ukraine receives. Only for a supplier
+        found by a supply verb or noun, from the actors named the way a recipient is ("in
+        X", "for X", "X's"), and not when the supplier makes every weapon named (a force
+        deploying its own: "Russia says Su-27 jet sent to ...").
+        """
+        best = max(readings, key=lambda r: (r.score, -r.index), default=None)
+        if best is None or best.cue_kind not in FILL_KINDS or not best.directed:
+            return detection
+        if not detection.supplier or detection.recipient:
+            return detection
+        makers = {getattr(self.gazetteer.get(w.name), "country", None) for w in detection.weapons}
+        if makers <= set(detection.supplier):
+            return detection
+        taken = {*detection.supplier, *self.regions, None}
+        actor = next((a for a in others if a not in taken), None)
+        if actor is None:
+            return detection
+        reasons = (*detection.reasons, f"recipient {actor}: named elsewhere in the item")
+        score = round(min(1.0, detection.score + FILL_SCORE), 3)
+        return replace(detection, score=score, recipient=(actor,), reasons=reasons)
+
+    def trigger_phrases(self) -> dict[str, list[str]]:
+        """The phrases could_be_transfer needs, in groups: it is false unless a text has an
+        "alone" phrase (an aid or programme cue, a weapon right before a preposition of
+        IMPLIED_PREPS) or both a "transfer" cue and a "weapon". A weapon written as a stem
+        counts as alone: its ending, and so what follows it, is unknown."""
+        groups: dict[str, list[str]] = {"alone": [], "transfer": [], "weapon": []}
+        for phrase, key in self.cuebook.phrases():
+            kind = self._kind_of.get(key)
+            if kind in ("aid", "programme"):
+                groups["alone"].append(phrase)
+            elif kind in TRANSFER_KINDS:
+                groups["transfer"].append(phrase)
+        for alias, key in self.gazetteer.phrases():
+            if self._kind_of.get(key) != "weapon":
+                continue
+            groups["weapon"].append(alias)
+            if alias.endswith("*"):
+                groups["alone"].append(alias)
+            else:
+                groups["alone"] += [f"{alias} {prep}" for prep in IMPLIED_PREPS]
+        return groups
+
+    def could_be_transfer(self, hits: Sequence[Hit], text: str) -> bool:
+        """Cheap pre-check: a programme, or what a sentence needs to score (a weapon with a
+        transfer cue, or with an actor right after "to"/"for"; an aid noun with an actor)."""
+        kind_of = self._kind_of
+        kinds = {kind_of.get(hit.key) for hit in hits}
+        if "programme" in kinds:
+            return True
+        actor = not kinds.isdisjoint(ACTOR_KINDS)
+        if "weapon" in kinds:
+            if not kinds.isdisjoint(TRANSFER_KINDS):
+                return True
+            return actor and self._weapon_to_actor(hits, text)
+        return actor and "aid" in kinds
+
+    def _weapon_to_actor(self, hits: Sequence[Hit], text: str) -> bool:
+        """Whether a weapon stands right before "to"/"for" and an actor ("arms to Russia"):
+        the one way an item with no transfer word can still read as a transfer."""
+        kind_of = self._kind_of
+        weapon_ends = [h.end for h in hits if kind_of.get(h.key) == "weapon"]
+        actor_starts = [h.start for h in hits if kind_of.get(h.key) in ACTOR_KINDS]
+        return any(
+            0 < start - end <= 6 and text[end:start].strip().lower() in IMPLIED_PREPS
+            for end in weapon_ends
+            for start in actor_starts
+        )
+
+    def key_kind(self, key: Hashable) -> str | None:
+        """The cue kind or entity kind a matcher key stands for (None for other keys)."""
+        if not isinstance(key, tuple) or len(key) < 2:
+            return None
+        if key[0] == "cue":
+            return key[1]
+        return self.entity_kinds.get(key[1]) if key[0] == "entity" else None
+
+    def mark_text(self, text: str, hits: Sequence[Hit]) -> list[Mark]:
+        """Actor, weapon and cue marks from the hits, overlaps resolved within each family."""
+        marks = []
+        for mention in self.gazetteer.mentions(hits):
+            if mention.kind == "weapon":
+                marks.append(Mark(mention.start, mention.end, "weapon", mention.entity))
+            else:
+                actor = self.gazetteer.actor_of(mention.entity)
+                adjective = self.gazetteer.is_adjective(mention)
+                marks.append(Mark(mention.start, mention.end, "actor", actor, adjective))
+        cues = [h for h in hits if isinstance(h.key, tuple) and h.key[:1] == ("cue",)]
+        for hit in longest_first(cues):
+            marks.append(Mark(hit.start, hit.end, hit.key[1], hit.key[2]))
+        marks.sort(key=lambda m: (m.start, -m.end))
+        marks += implied_cues(text, marks)
+        return sorted(marks, key=lambda m: (m.start, -m.end))
+
+    def read_sentence(
+        self,
+        text: str,
+        index: int,
+        span: tuple[int, int],
+        marks: list[Mark],
+        previous: list[Mark],
+        elsewhere: list[str],
+    ) -> Reading:
+        """Evidence, roles and status in one sentence (`elsewhere`: the item's weapons)."""
+        reading = Reading(index)
+        weapons = [m.value for m in marks if m.kind == "weapon" and m.value]
+        cues = [m for m in marks if m.kind in TRANSFER_KINDS]
+        reading.weapons = list(dict.fromkeys(weapons))
+        reading.statuses = [m.value for m in marks if m.kind != "actor" and m.value in STATUSES]
+        for mark in (m for m in marks if m.kind == "programme"):
+            self.read_programme(reading, mark.value)
+        if cues:
+            assign_roles(reading, text, marks, self.cuebook.gap_words, self.collective)
+            if pronoun_subject(text, span[0]):
+                add_partners(reading, leading_actors(text, previous))
+            reading.recipients = [r for r in reading.recipients if r not in self.regions]
+            self.add_maker_supplier(reading, marks)
+            evidence = cue_evidence(reading, text, cues, weapons, elsewhere)
+            reading.evidence = max(reading.evidence, evidence)
+        if reading.evidence == 0:
+            return reading
+        reading.evidence += TITLE_SCORE if index == 0 else 0.0
+        penalise_context(reading, text, span, marks)
+        return reading
+
+    def read_programme(self, reading: Reading, name: str | None) -> None:
+        """A named programme is a transfer with its own roles and weapon."""
+        programme = next(p for p in self.cuebook.programmes if p.name == name)
+        reading.evidence = max(reading.evidence, BASE_SCORE)
+        reading.directed = True
+        reading.suppliers += [s for s in programme.suppliers if s not in reading.suppliers]
+        reading.recipients += [r for r in programme.recipients if r not in reading.recipients]
+        reading.weapons.append(programme.weapon)
+        reading.reasons.append(f"programme {programme.name} in sentence {reading.index + 1}")
+
+    def add_maker_supplier(self, reading: Reading, marks: list[Mark]) -> None:
+        """A weapon's maker named in the sentence supplies it, unless a pattern said otherwise."""
+        if reading.suppliers and reading.directed:
+            return
+        actors = {m.value for m in marks if m.kind == "actor"}
+        for name in reading.weapons:
+            entity = self.gazetteer.get(name)
+            maker = entity.country if entity else None
+            if maker in actors:
+                partners = [*reading.suppliers, *reading.recipients, *reading.partners]
+                reading.suppliers, reading.partners = [maker], []
+                reading.recipients = [p for p in partners if p != maker] or reading.recipients
+                reading.directed = True
+                reading.reasons.append(f"supplier {maker}: maker of {name}")
+                return
+
+    def weapon(self, name: str) -> Weapon:
+        """The Weapon of a canonical weapon name, with its category."""
+        entity = self.gazetteer.get(name)
+        return Weapon(name, entity.category if entity and entity.category else "other")
+
+
+def sentences_of(text: str, marks: list[Mark]) -> list[tuple[tuple[int, int], list[Mark]]]:
+    """Each sentence's span and marks ("his country" resolved)."""
+    starts = [m.start for m in marks]
+    sentences = []
+    for span in split_sentences(text):
+        first, last = bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1])
+        sentences.append((span, resolve_own_country(text, span, marks[first:last])))
+    return sentences
+
+
+def resolve_own_country(text: str, span: tuple[int, int], marks: list[Mark]) -> list[Mark]:
+    """ "his country" names the country of the sentence's first actor ("Zelensky ... his")."""
+    first = next((m for m in marks if m.kind == "actor" and m.value), None)
+    found = list(_OWN_COUNTRY.finditer(text, *span))
+    if first is None or not found:
+        return marks
+    own = [Mark(m.start(), m.end(), "actor", first.value) for m in found if m.start() > first.end]
+    return sorted([*marks, *own], key=lambda m: (m.start, -m.end))
+
+
+def is_origin(text: str, actor: Mark, marks: list[Mark]) -> bool:
+    """Whether an actor is a demonym right before a weapon ("Iranian drones")."""
+    return actor.adjective and slot_before_weapon(text, actor, marks) == "mod"
+
+
+def detect_text(text: str, gazetteer: Gazetteer | None = None) -> Detection:
+    """Detect on one text with a matcher of its own (for tests and explain)."""
+    gazetteer = gazetteer or Gazetteer.load()
+    detector = Detector(gazetteer)
+    matcher = PhraseMatcher([*gazetteer.phrases(), *detector.phrases()])
+    return detector.detect(text, matcher.find(text))
