@@ -1,22 +1,28 @@
-"""Measure the arms-transfer detector on the labelled dev items; list what it flags elsewhere.
+"""Measure the arms-transfer detector only on items its model was not fitted or tuned on.
 
-    python bench/eval_detection.py                # through `python bot.py score` if bot.py exists
-    python bench/eval_detection.py --direct       # call the Detector in-process
-    python bench/eval_detection.py --flags agnews # list what it flags on AG News 2004
-    python bench/eval_detection.py --flags ukru   # ... on the Ukrainian/Russian items
+    python bench/eval_detection.py                      # the repository's labelled news
+    python bench/eval_detection.py --data FILE.jsonl.gz # another labelled file, same keys
+    python bench/eval_detection.py --errors             # also list each split's FPs and FNs
+    python bench/eval_detection.py --flags FILE         # what the shipped model flags in an
+                                                        # unlabelled JSONL or AG News CSV file
 
-Prints precision, recall, F1 and role accuracy (supplier AND recipient both right on the
-true positives), then the false positives and false negatives by title.
+Three measurements, each fitting the whole training (C and the operating point chosen by
+cross-validation inside the training items, as `bot.py train` does) on one part and
+testing on the rest:
+  1. fitted on items published before 2023-07, tested on 2023-07..12;
+  2. the reverse: fitted on 2023-07..12, tested on everything before;
+  3. 5-fold cross-validation, grouped so that reports of one story stay in one fold.
+Each prints precision, recall, F1 and role accuracy (supplier AND recipient right on the
+true positives), for all test items and for each source set (ids r/x: the 2022-2023 world
+news the issue measured; w: 2021 BBC/CNN; v: keyword-chosen items of 2020-2023). Beside
+them, two baselines fitted and tested the same way: a keyword filter (a weapon word and a
+transfer word) and TF-IDF words with logistic regression and no reading.
 
-Role labels are free text ("US", "US, UK", "NATO allies", "Western backers"). Each is split
-on ",", "/", "+" and " and ", and each part is mapped to canonical actors: through the
-gazetteer (so "US" -> United States, "UK" -> United Kingdom, "Pyongyang" -> North Korea,
-"US smuggling ring" -> United States) or, for collective labels, to the collective class.
-NATO, the European Union, the G7, the Ramstein group, "Western allies" and "Europe" form
-one collective class: "NATO allies" is right when the detector says Western allies, and
-"European nations" when it says NATO. A predicted side is right when it shares an actor
-with the label's side; a label part that names no actor ("businessman", "Viktor Bout")
-accepts any prediction for that side.
+Role labels are free text ("US", "NATO allies"); each is split on ",", "/", "+", ";" and
+"and", and each part mapped to canonical actors through the gazetteer. NATO, the EU, the
+G7, the Ramstein group, "Western allies" and "Europe" form one collective class. A side is
+right when it shares an actor with the label's side; a label side that names no actor
+accepts any prediction.
 """
 
 from __future__ import annotations
@@ -25,167 +31,228 @@ import argparse
 import csv
 import json
 import re
-import subprocess
 import sys
-import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.detection.detect import Detector  # noqa: E402
-from watchers.detection.entities import Gazetteer  # noqa: E402
-from watchers.detection.textmatch import PhraseMatcher  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data" / "news"
-COLLECTIVE = frozenset(
-    {"NATO", "European Union", "G7", "Ramstein group", "Western allies", "Europe"}
+from watchers.detection.model import Model  # noqa: E402
+from watchers.detection.sides import choose_sides  # noqa: E402
+from watchers.detection.train import (  # noqa: E402
+    Example,
+    LabelActors,
+    Reader,
+    grouped_folds,
+    read_labelled,
+    story_groups,
+    train,
 )
-COLLECTIVE_WORDS = re.compile(r"\b(allies|backers|western|european|nations|nato|g7)\b", re.I)
+from watchers.errors import ArmswatchError  # noqa: E402
+
+DATA = ROOT / "data" / "labelled" / "news.jsonl.gz"
+SPLIT = "2023-07"
+SETS = {"all": "", "2022-23 (r/x)": "rx", "2021 (w)": "w", "keyword-chosen (v)": "v"}
+WEAPON_WORDS = re.compile(
+    r"\b(weapon\w*|arms|missile\w*|drones?|tanks?|jets?|fighter\w*|f-\d+s?|ammunition|munitions?"
+    r"|shells|artillery|howitzer\w*|rocket\w*|air defen[cs]e|submarines?|warships?|helicopters?)\b",
+    re.I,
+)
+TRANSFER_WORDS = re.compile(
+    r"\b(sell\w*|sold|sale\w*|buy\w*|bought|purchas\w*|suppl\w*|deliver\w*|send\w*|sent|ship\w*"
+    r"|transfer\w*|donat\w*|provid\w*|pledg\w*|aid|deal\w*|contract\w*|approv\w*|export\w*)\b",
+    re.I,
+)
+Found = tuple[bool, bool]  # flagged, and if so whether supplier and recipient are right
+Predict = Callable[[Sequence[Example], Sequence[Example]], list[Found]]
+NO_SIDES = Model({}, 0.0, {})  # baselines: the reading's roles
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Items of a JSONL file."""
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def read_labels(path: Path) -> dict[str, dict]:
-    """Label rows by id."""
-    with path.open(encoding="utf-8") as f:
-        return {row["id"]: row for row in csv.DictReader(f, delimiter="\t")}
-
-
-def read_agnews(path: Path) -> list[dict]:
-    """AG News rows as items (ids a00001...)."""
-    with path.open(encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    return [
-        {"id": f"a{i:05d}", "title": r[1].replace("\\", " "), "summary": r[2].replace("\\", " ")}
-        for i, r in enumerate(rows, 1)
-    ]
-
-
-def score_direct(items: list[dict]) -> dict[str, dict]:
-    """Run the Detector in-process; results in the shape of `bot.py score` lines."""
-    gazetteer = Gazetteer.load()
-    detector = Detector(gazetteer)
-    matcher = PhraseMatcher([*gazetteer.phrases(), *detector.phrases()])
-    out = {}
-    for item in items:
-        text = f"{item['title']}\n{item.get('summary', '')}"
-        d = detector.detect(text, matcher.find(text))
-        out[item["id"]] = {
-            "alert": d.score >= 0.5,
-            "score": d.score,
-            "supplier": list(d.supplier),
-            "recipient": list(d.recipient),
-            "weapons": [w.name for w in d.weapons],
-            "status": d.status,
-        }
-    return out
-
-
-def score_with_bot(items: list[dict]) -> dict[str, dict]:
-    """Run `python bot.py score FILE --config config.toml`; results by id."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "items.jsonl"
-        path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
-        cmd = [sys.executable, "bot.py", "score", str(path), "--config", "config.toml"]
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
-    return {r["id"]: r for r in map(json.loads, done.stdout.splitlines()) if r}
-
-
-def label_actors(label: str, gazetteer: Gazetteer, matcher: PhraseMatcher) -> set[str] | None:
-    """Canonical actors of one label side; None when it names no actor (any is right)."""
-    actors: set[str] = set()
-    for part in re.split(r",|/|\+|\band\b", label):
-        if COLLECTIVE_WORDS.search(part):
-            actors |= COLLECTIVE
-        for mention in gazetteer.mentions(matcher.find(part)):
-            actor = gazetteer.actor_of(mention.entity)
-            actors |= COLLECTIVE if actor in COLLECTIVE else {actor} if actor else set()
-    return actors or None
-
-
-def side_right(predicted: list[str], label: str, gazetteer, matcher) -> bool:
-    """Whether a predicted side shares an actor with the label's side."""
-    gold = label_actors(label, gazetteer, matcher)
-    if gold is None:
-        return True
-    said = {a for p in predicted for a in (COLLECTIVE if p in COLLECTIVE else {p})}
-    return bool(said & gold)
-
-
-def evaluate(results: dict[str, dict], labels: dict[str, dict], items: dict[str, dict]) -> None:
-    """Print P/R/F1, role accuracy, and the FPs and FNs by title."""
-    gazetteer = Gazetteer.load()
-    matcher = PhraseMatcher(gazetteer.phrases())
-    tp, fp, fn, roles_ok = [], [], [], 0
-    for item_id, label in labels.items():
-        flagged, positive = bool(results[item_id]["alert"]), label["label"] == "1"
-        if flagged and positive:
-            tp.append(item_id)
-            r = results[item_id]
-            ok = side_right(r["supplier"], label["supplier"], gazetteer, matcher)
-            ok = ok and side_right(r["recipient"], label["recipient"], gazetteer, matcher)
-            roles_ok += ok
-            if not ok:
-                print(
-                    f"ROLE {item_id} said {r['supplier']}->{r['recipient']} "
-                    f"label {label['supplier']}->{label['recipient']}: {items[item_id]['title']}"
-                )
-        elif flagged:
-            fp.append(item_id)
-        elif positive:
-            fn.append(item_id)
-    for name, ids in (("FP", fp), ("FN", fn)):
-        for item_id in ids:
-            r = results[item_id]
-            print(
-                f"{name} {item_id} {r.get('score', '')} [{labels[item_id]['kind']}] "
-                f"{items[item_id]['title'][:110]}"
-            )
-    precision = len(tp) / max(1, len(tp) + len(fp))
-    recall = len(tp) / max(1, len(tp) + len(fn))
-    f1 = 2 * precision * recall / max(1e-9, precision + recall)
-    print(f"\nitems={len(labels)} positives={len(tp) + len(fn)} flagged={len(tp) + len(fp)}")
-    print(
-        f"precision={precision:.3f} recall={recall:.3f} F1={f1:.3f} "
-        f"roles={roles_ok}/{len(tp)}={roles_ok / max(1, len(tp)):.3f}"
+def roles_right(example: Example, model: Model, actors: LabelActors) -> bool:
+    """Supplier and recipient, as the model's side models choose them, both right."""
+    supplier, recipient = example.supplier, example.recipient
+    if model.sides:
+        supplier, recipient = choose_sides(example.candidates, model.sides, supplier, recipient)
+    record = example.record
+    return actors.side_right(supplier, record.get("supplier") or "") and actors.side_right(
+        recipient, record.get("recipient") or ""
     )
 
 
-def list_flags(results: dict[str, dict], items: list[dict]) -> None:
-    """Print every flagged item with its roles."""
-    flagged = [i for i in items if results[i["id"]]["alert"]]
-    for item in flagged:
-        r = results[item["id"]]
-        print(
-            f"{item['id']} {r.get('score', '')} {r['supplier']}->{r['recipient']} "
-            f"{r['weapons'][:3]} | {item['title'][:100]}"
-        )
-    print(f"\nflagged {len(flagged)} of {len(items)}")
+def predict_model(training: Sequence[Example], test: Sequence[Example]) -> list[Found]:
+    """The detector: the model trained as `bot.py train` does, at its operating point."""
+    model = train(training, ACTORS)
+    flagged = [e.features is not None and model.score(e.features) >= 0.5 for e in test]
+    return [(f, roles_right(e, model, ACTORS)) for f, e in zip(flagged, test, strict=True)]
 
 
-def main() -> None:
+def predict_keywords(training: Sequence[Example], test: Sequence[Example]) -> list[Found]:
+    """Baseline: a weapon word and a transfer word in the title or summary."""
+    flagged = [
+        bool(WEAPON_WORDS.search(text_of(e)) and TRANSFER_WORDS.search(text_of(e))) for e in test
+    ]
+    return with_reading_roles(test, flagged)
+
+
+def predict_tfidf(training: Sequence[Example], test: Sequence[Example]) -> list[Found]:
+    """Baseline: TF-IDF words and bigrams, logistic regression, cut chosen on training CV."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x = vectorizer.fit_transform([text_of(e) for e in training])
+    y = [e.label for e in training]
+    classifier = LogisticRegression(C=10.0, solver="liblinear")
+    scores = cross_val_predict(classifier, x, y, cv=5, method="decision_function")
+    cut = best_cut(y, list(scores))
+    classifier.fit(x, y)
+    scores = classifier.decision_function(vectorizer.transform([text_of(e) for e in test]))
+    return with_reading_roles(test, [bool(s >= cut) for s in scores])
+
+
+def with_reading_roles(test: Sequence[Example], flagged: list[bool]) -> list[Found]:
+    """Flags with the reading's own roles judged (no side models)."""
+    return [(f, roles_right(e, NO_SIDES, ACTORS)) for f, e in zip(flagged, test, strict=True)]
+
+
+def best_cut(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """The score cut with the best F1."""
+    positives, best, cut, tp, fp = sum(labels), 0.0, 0.0, 0, 0
+    for score, label in sorted(zip(scores, labels, strict=True), reverse=True):
+        tp, fp = tp + label, fp + 1 - label
+        f1 = 2 * tp / (tp + fp + positives)
+        if f1 > best:
+            best, cut = f1, score
+    return cut
+
+
+def text_of(example: Example) -> str:
+    """Title and summary."""
+    return f"{example.record['title']}\n{example.record.get('summary') or ''}"
+
+
+def figures(test: Sequence[Example], found: Sequence[Found]) -> str:
+    """Precision, recall, F1 and role accuracy of one prediction."""
+    pairs = list(zip(test, found, strict=True))
+    tp = [ok for e, (f, ok) in pairs if f and e.label]
+    fp = sum(1 for e, (f, _) in pairs if f and not e.label)
+    fn = sum(1 for e, (f, _) in pairs if not f and e.label)
+    if not tp and not fn:
+        return "no transfers"
+    precision = len(tp) / max(1, len(tp) + fp)
+    recall = len(tp) / (len(tp) + fn)
+    f1 = 2 * precision * recall / max(1e-9, precision + recall)
+    right = sum(tp)
+    return (
+        f"P={precision:.3f} R={recall:.3f} F1={f1:.3f} roles={right}/{len(tp)}="
+        f"{right / max(1, len(tp)):.3f}  (items {len(test)}, transfers {len(tp) + fn})"
+    )
+
+
+def report(name: str, test: Sequence[Example], found: Sequence[Found]) -> None:
+    """Figures for all test items and for each source set."""
+    print(f"  {name}")
+    for label, prefixes in SETS.items():
+        chosen = [i for i, e in enumerate(test) if not prefixes or e.id[0] in prefixes]
+        if chosen:
+            part = [test[i] for i in chosen]
+            print(f"    {label:20} {figures(part, [found[i] for i in chosen])}")
+
+
+def list_errors(test: Sequence[Example], found: Sequence[Found]) -> None:
+    """The false positives, false negatives and wrong roles, by title."""
+    for e, (f, ok) in zip(test, found, strict=True):
+        name = "FP" if f and not e.label else "FN" if e.label and not f else ""
+        name = name or ("ROLES" if f and not ok else "")
+        if name:
+            print(f"      {name} {e.id} {e.record['title'][:100]} | {e.record.get('note', '')}")
+
+
+def cross_validated(examples: Sequence[Example], predict: Predict) -> list[Found]:
+    """Each example's prediction from a fit on the other folds (grouped by story)."""
+    flagged = [(False, False)] * len(examples)
+    for test_indices in grouped_folds(story_groups(examples)):
+        held = set(test_indices)
+        training = [e for i, e in enumerate(examples) if i not in held]
+        test = [examples[i] for i in test_indices]
+        for i, f in zip(test_indices, predict(training, test), strict=True):
+            flagged[i] = f
+    return flagged
+
+
+def evaluate(examples: list[Example], show_errors: bool) -> None:
+    """The three measurements, the detector and the baselines."""
+    early = [e for e in examples if e.published < SPLIT]
+    late = [e for e in examples if e.published >= SPLIT]
+    predictors = {"detector": predict_model, "keywords": predict_keywords, "tfidf": predict_tfidf}
+    for title, training, test in (
+        (f"1. fitted before {SPLIT}, tested {SPLIT}..", early, late),
+        (f"2. fitted {SPLIT}.., tested before {SPLIT}", late, early),
+    ):
+        print(title)
+        for name, predict in predictors.items():
+            flagged = predict(training, test)
+            report(name, test, flagged)
+            if show_errors and name == "detector":
+                list_errors(test, flagged)
+    print("3. 5-fold cross-validation grouped by story")
+    for name, predict in predictors.items():
+        report(name, examples, cross_validated(examples, predict))
+
+
+def read_unlabelled(path: Path) -> list[dict]:
+    """Items of a JSONL file, or of an AG News CSV (class, title, description)."""
+    with path.open(encoding="utf-8") as f:
+        if path.suffix == ".csv":
+            rows = list(csv.reader(f))
+            return [
+                {"id": f"a{i:05d}", "title": r[1], "summary": r[2]} for i, r in enumerate(rows, 1)
+            ]
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def list_flags(path: Path) -> None:
+    """What the shipped model flags in an unlabelled file, with its roles."""
+    from watchers.config.load import load_config
+    from watchers.detection.rules import compile_rules
+    from watchers.models import Item
+
+    rules = compile_rules(load_config(ROOT / "config.toml"))
+    items = read_unlabelled(path)
+    flagged = 0
+    for record in items:
+        item = Item(str(record["id"]), record["title"], record.get("summary") or "")
+        d = rules.match(item).detection
+        if d.score >= 0.5:
+            flagged += 1
+            sides = f"{list(d.supplier)}->{list(d.recipient)}"
+            print(f"{item.id} {d.score:.2f} {sides} | {item.title[:90]}")
+    print(f"\nflagged {flagged} of {len(items)}")
+
+
+ACTORS = LabelActors()
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--direct", action="store_true", help="call the Detector in-process")
-    parser.add_argument("--flags", choices=("agnews", "ukru"), help="list flags on a corpus")
+    parser.add_argument("--data", type=Path, default=DATA, help="labelled JSONL(.gz)")
+    parser.add_argument("--errors", action="store_true", help="list FPs and FNs per split")
+    parser.add_argument("--flags", type=Path, help="list what the model flags in this file")
     args = parser.parse_args()
-    run = score_direct if args.direct or not (ROOT / "bot.py").exists() else score_with_bot
-    if args.flags:
-        items = (
-            read_agnews(DATA / "test.csv")
-            if args.flags == "agnews"
-            else read_jsonl(DATA / "ukru_news.jsonl")
-        )
-        list_flags(run(items), items)
-        return
-    labels = read_labels(DATA / "labels-dev.tsv")
-    items = {i["id"]: i for i in read_jsonl(DATA / "rss2022_2023.jsonl") if i["id"] in labels}
-    evaluate(run(list(items.values())), labels, items)
+    try:
+        if args.flags:
+            list_flags(args.flags)
+            return 0
+        reader = Reader()
+        examples = [reader.example(record) for record in read_labelled(args.data)]
+    except (ArmswatchError, OSError) as exc:
+        print(f"eval_detection: {exc}", file=sys.stderr)
+        return 2
+    evaluate(examples, args.errors)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,42 +1,38 @@
 """The arms-transfer detector: is this story a transfer, who supplies what to whom, how far.
 
-Each sentence is read as a row of marks: actors and weapons (from the gazetteer), transfer
-cues (watchers/detection/data/cues.tsv, see watchers/detection/cues.py) and negative context. Each actor takes
-a slot against its nearest transfer cue (watchers/detection/slots.py: subj, obj, to, from, by, with,
-mod, owner) and the cue's direction turns slots into roles: "X supplies W to Y", "Y buys W
-from X", "Y asks X for W", "W sent to Y by X", "Iranian drones for Russia", "US aid to
-Ukraine". When nothing names the supplier, a weapon's maker country named in the sentence
-does ("Su-35 ... made in Russia"). Named programmes (deals.tsv: AUKUS) are transfers with
-known roles. Partners of an undirected cue ("Putin and Kim discuss weapons") take the side
-another sentence of the item gives them ("Russia seeks weaponry"); a sentence opening with
-"They" stands for the actors the sentence before opens with.
+The reading: each sentence is a row of marks: actors and weapons (from the gazetteer),
+transfer cues (data/cues.tsv, see cues.py) and non-transfer context. Each actor takes a
+slot against its nearest transfer cue (slots.py: subj, obj, to, from, by, with, mod, owner)
+and the cue's direction turns slots into roles: "X supplies W to Y", "Y buys W from X",
+"Y asks X for W", "W sent to Y by X", "Iranian drones for Russia", "US aid to Ukraine".
+When nothing names the supplier, a weapon's maker country named in the sentence does
+("Su-35 ... made in Russia"). Named programmes (deals.tsv: AUKUS) are transfers with known
+roles. Partners of an undirected cue ("Putin and Kim discuss weapons") take the side another
+sentence gives them; a sentence opening with "They" stands for the actors before. Ukrainian
+and Russian text is read as its lemma text (morph.py), so the same patterns hold there.
 
-Kinds of story read as transfers (the label guide counts deals, requests, refusals and
-blocking): a transfer cue and a weapon; a state's aid to another with no weapon named
-("Congress debates aid for Ukraine": military aid), unless the item speaks of civil aid
-(humanitarian, economic, reconstruction); talks about weapons or an arms deal. A denial
-("Iran denies supplying drones to Russia") is read as a transfer claim, status blocked.
+Within the reading, each sentence's evidence (roles.py) only ranks the sentences: the best
+one gives the item's roles, weapons and status.
 
-Score (0..1; 0.5 is the alert threshold), per sentence: a transfer cue and a weapon 0.3
-(0.2 for a weak cue such as "support", or a bare "arms to Russia"); an aid noun with no
-weapon 0.2, kept only when a country supplies it to another; plus 0.3 when supplier and
-recipient are both found, differ and one came from a directed slot, 0.08 for one side;
-plus 0.1 in the title; minus 0.15-0.25 per kind of non-transfer context (combat, test,
-domestic production, trade, peace talks, arms control, civil aid) in a clause holding a
-transfer cue. The item takes its best sentence, plus 0.05 per other supporting sentence
-(up to two). A supplier equal to the recipient (a country buying from its own industry)
-counts as no roles.
+The verdict: the reading and the words become features (features.py) and the learned
+model (model.py, trained by `bot.py train` from labelled news) gives the score; 0.5 is its
+operating point. A text with none of the words a transfer needs (quick check below) scores
+0 without a reading.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from watchers.detection.cues import STATUSES, TRANSFER_KINDS, CueBook, load_cuebook, split_sentences
 from watchers.detection.entities import ACTOR_KINDS, Gazetteer
+from watchers.detection.features import FeatureContext, item_features
+from watchers.detection.model import Model, load_model
+from watchers.detection.morph import Lemmatizer, with_lemmas
 from watchers.detection.roles import (
     BASE_SCORE,
     FILL_KINDS,
@@ -51,6 +47,7 @@ from watchers.detection.roles import (
     penalise_context,
     settle_item,
 )
+from watchers.detection.sides import candidate_features, choose_sides
 from watchers.detection.slots import (
     IMPLIED_PREPS,
     Mark,
@@ -67,12 +64,31 @@ from watchers.models import Detection, Weapon
 _OWN_COUNTRY = re.compile(r"\b(?:his|her|their) (?:own )?country\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class ItemReading:
+    """What the reading found in one text, before the model's verdict (score 0)."""
+
+    detection: Detection
+    marks: list[Mark]
+    readings: list[Reading]
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_model() -> Model:
+    """The model file in the package, read once per process (it never changes)."""
+    return load_model()
+
+
 class Detector:
     """Reads entity-tagged sentences for arms-transfer patterns."""
 
-    def __init__(self, gazetteer: Gazetteer, cuebook: CueBook | None = None):
+    def __init__(
+        self, gazetteer: Gazetteer, cuebook: CueBook | None = None, model: Model | None = None
+    ):
         self.gazetteer = gazetteer
         self.cuebook = cuebook or load_cuebook()
+        self._model = model
+        self.lemmatizer = Lemmatizer()
         kinds = {name: entity.kind for name, entity in gazetteer.entities.items()}
         self.entity_kinds = kinds
         self.regions = frozenset(n for n, k in kinds.items() if k == "region")
@@ -86,14 +102,59 @@ class Detector:
             if unknown:
                 raise ConfigError(f"deals.tsv {programme.name!r}: unknown entities {unknown}")
 
+    @property
+    def model(self) -> Model:
+        """The learned verdict: the one given, else the shipped model file (read once)."""
+        if self._model is None:
+            self._model = shipped_model()
+        return self._model
+
+    @functools.cached_property
+    def context(self) -> FeatureContext:
+        """Weapon categories and collective actors, for the features."""
+        entities = self.gazetteer.entities.values()
+        categories = {e.name: e.category or "other" for e in entities if e.kind == "weapon"}
+        return FeatureContext(categories, self.collective)
+
     def phrases(self) -> Iterable[tuple[str, Hashable]]:
         """Cue phrases for the shared matcher, keyed ("cue", kind, status or name)."""
         return self.cuebook.phrases()
 
     def detect(self, text: str, hits: Sequence[Hit]) -> Detection:
-        """Score one text (title + "\\n" + summary) from the shared matcher's hits."""
+        """Read one text (title + "\\n" + summary) and give the learned model's verdict."""
         if not self.could_be_transfer(hits, text):
             return Detection()
+        reading = self.read_item(text, hits)
+        detection, model = reading.detection, self.model
+        features = item_features(text, reading.marks, detection, reading.readings, self.context)
+        for_, against = model.weighed(features)
+        reasons = [f"model: {w:+.2f} {f}" for f, w in [*for_, *against]]
+        supplier, recipient = self.sides_of(text, reading)
+        return replace(
+            detection,
+            score=round(model.score(features), 3),
+            supplier=supplier,
+            recipient=recipient,
+            reasons=(*detection.reasons, *reasons),
+        )
+
+    def candidates(self, text: str, reading: ItemReading) -> dict[str, list[str]]:
+        """Each actor of the item with its features for the side models."""
+        d = reading.detection
+        return candidate_features(
+            text, reading.marks, reading.readings, d.supplier, d.recipient, self.entity_kinds
+        )
+
+    def sides_of(self, text: str, reading: ItemReading) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Supplier and recipient by the side models (the reading's when the model has none)."""
+        d = reading.detection
+        if not self.model.sides:
+            return d.supplier, d.recipient
+        candidates = self.candidates(text, reading)
+        return choose_sides(candidates, self.model.sides, d.supplier, d.recipient)
+
+    def read_item(self, text: str, hits: Sequence[Hit]) -> ItemReading:
+        """The reading of one text: marks, each sentence's reading, and the roles found."""
         marks = self.mark_text(text, hits)
         sentences = sentences_of(text, marks)
         elsewhere = calm_weapons(sentences)
@@ -108,7 +169,8 @@ class Detector:
         origin_marks = [m for m in marks if m.kind == "actor" and is_origin(text, m, marks)]
         detection = combine_readings(readings, self.weapon, [m.value for m in origin_marks])
         others = [m.value for m in marks if m.kind == "actor" and is_recipient_like(text, m)]
-        return self.fill_recipient(detection, readings, others)
+        detection = self.fill_recipient(detection, readings, others)
+        return ItemReading(replace(detection, score=0.0), marks, readings)
 
     def fill_recipient(
         self, detection: Detection, readings: list[Reading], others: list[str | None]
@@ -156,7 +218,20 @@ class Detector:
                 groups["alone"].append(alias)
             else:
                 groups["alone"] += [f"{alias} {prep}" for prep in IMPLIED_PREPS]
-        return groups
+        lemmas = self.lemmatizer
+        return {
+            g: [p for p, _ in with_lemmas(((p, g) for p in ps), lemmas)] for g, ps in groups.items()
+        }
+
+    def matcher(self, extra: Iterable[tuple[str, Hashable]] = ()) -> PhraseMatcher:
+        """A matcher of the gazetteer's and the cues' phrases (and extra ones), with the
+        lemma forms of the Cyrillic ones: it runs over reading_text()."""
+        phrases = [*self.gazetteer.phrases(), *self.phrases(), *extra]
+        return PhraseMatcher(with_lemmas(phrases, self.lemmatizer))
+
+    def reading_text(self, text: str) -> str:
+        """The text the reading runs over: Ukrainian and Russian words as lemmas."""
+        return self.lemmatizer.lemma_text(text)
 
     def could_be_transfer(self, hits: Sequence[Hit], text: str) -> bool:
         """Cheap pre-check: a programme, or what a sentence needs to score (a weapon with a
@@ -299,7 +374,6 @@ def is_origin(text: str, actor: Mark, marks: list[Mark]) -> bool:
 
 def detect_text(text: str, gazetteer: Gazetteer | None = None) -> Detection:
     """Detect on one text with a matcher of its own (for tests and explain)."""
-    gazetteer = gazetteer or Gazetteer.load()
-    detector = Detector(gazetteer)
-    matcher = PhraseMatcher([*gazetteer.phrases(), *detector.phrases()])
-    return detector.detect(text, matcher.find(text))
+    detector = Detector(gazetteer or Gazetteer.load())
+    text = detector.reading_text(text)
+    return detector.detect(text, detector.matcher().find(text))

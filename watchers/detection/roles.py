@@ -54,6 +54,8 @@ class Reading:
     aid_only: bool = False  # an aid noun and no weapon: needs a state on both sides
     cue_kind: str = ""  # the kind of the cue that gave the evidence
     aid_linked: bool = False  # an actor is named "aid to X", "X aid": aid as a noun
+    self_transfer: bool = False  # one actor on both sides: a country buying from its own
+    contexts: list[str] = field(default_factory=list)  # non-transfer context near a cue
 
 
 def calm_weapons(sentences: list[tuple[tuple[int, int], list[Mark]]]) -> list[str]:
@@ -180,6 +182,7 @@ def score_roles(reading: Reading) -> float:
     """The role evidence of a sentence; a self-transfer counts as none."""
     shared = set(reading.suppliers) & set(reading.recipients)
     if shared:
+        reading.self_transfer = True
         reading.suppliers = [s for s in reading.suppliers if s not in shared]
         reading.recipients = [r for r in reading.recipients if r not in shared]
         reading.reasons.append(f"same actor on both sides: {', '.join(sorted(shared))}")
@@ -198,6 +201,7 @@ def penalise_context(reading: Reading, text: str, span: tuple[int, int], marks: 
     negatives = [m for m in marks if m.kind in NEGATIVE_WEIGHT]
     found = [m.kind for m in negatives if not near or clause_of(starts, m.start) in near]
     for kind in dict.fromkeys(found):
+        reading.contexts.append(kind[4:])
         reading.evidence -= NEGATIVE_WEIGHT[kind] * (0.5 if both else 1.0)
         reading.reasons.append(f"{kind[4:]} context in sentence {reading.index + 1}")
 

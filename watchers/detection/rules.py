@@ -16,13 +16,13 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watchers.detection.detect import Detector
 from watchers.detection.entities import WEAPON_CATEGORIES, Gazetteer
-from watchers.detection.textmatch import Hit, PhraseGroups, PhraseMatcher, fold, fold_phrase
+from watchers.detection.textmatch import Hit, PhraseGroups, fold, fold_phrase
 from watchers.errors import ConfigError
 from watchers.models import Detection, Item, Match, Mention, RuleSpec, Verdict
 
@@ -71,11 +71,9 @@ class RuleSet:
         }
         for spec in self.specs:
             self._check_names(spec)
-        phrases: list[tuple[str, Hashable]] = list(gazetteer.phrases())
-        phrases += self.detector.phrases()
         self._folded = {term: fold_phrase(term) for term in self._terms()}
-        phrases += [(term, ("term", folded)) for term, folded in self._folded.items()]
-        self.matcher = PhraseMatcher(phrases)
+        terms = [(term, ("term", folded)) for term, folded in self._folded.items()]
+        self.matcher = self.detector.matcher(terms)
         self._triggers = PhraseGroups(self._trigger_phrases())
 
     def _terms(self) -> set[str]:
@@ -123,7 +121,7 @@ class RuleSet:
 
     def read(self, item: Item, folded: tuple[str, list[int] | None] | None = None) -> ItemText:
         """One pass over the item: hits, mentions and the detector's reading."""
-        text = item_text(item)
+        text = self.detector.reading_text(item_text(item))
         hits = tuple(self.matcher.find(text, folded))
         terms: dict[str, list[Span]] = {}
         for hit in hits:
@@ -138,7 +136,7 @@ class RuleSet:
         word, no weapon before "to", no rule term): one quick scan finds that, and such an
         item gets the empty verdict the whole reading would give it.
         """
-        folded = fold(item_text(item))
+        folded = fold(self.detector.reading_text(item_text(item)))
         if not self._could_fire(folded[0]):
             return Verdict(item.id, (), NOTHING)
         return self.verdict(item, self.read(item, folded))

@@ -1,0 +1,85 @@
+"""The learned verdict: the model file, its training, and what the daemon loads."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from watchers.detection.features import word_tokens
+from watchers.detection.model import MODEL_FILE, Model, load_model
+from watchers.detection.slots import Mark
+from watchers.detection.train import build_model, read_labelled
+from watchers.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "tests" / "data" / "news" / "labelled_sample.jsonl"
+
+
+def test_training_is_deterministic_and_the_model_loads(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    model = build_model(SAMPLE, first)
+    build_model(SAMPLE, second)
+    assert first.read_bytes() == second.read_bytes()
+    loaded = load_model(first)
+    assert loaded.about["items"] == 200 and loaded.about["transfers"] > 0
+    assert loaded.weights == pytest.approx(model.weights, abs=1e-6)
+
+
+def test_the_shipped_model_was_built_from_the_repository_data():
+    about = load_model(MODEL_FILE).about
+    with gzip.open(ROOT / "data" / "labelled" / "news.jsonl.gz", "rt", encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    assert about["items"] == len(records)
+    assert about["data"] == "news.jsonl.gz"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "no model file"),
+        ("{not json", "not a model file"),
+        ('{"format": 99, "weights": {}, "intercept": 0}', "format 1"),
+        ('{"format": 1, "weights": {"a": "x"}, "intercept": 0}', "bad model field"),
+    ],
+)
+def test_a_broken_model_file_is_named(tmp_path, text, problem):
+    path = tmp_path / "model.json"
+    if text:
+        path.write_text(text)
+    with pytest.raises(ConfigError, match=problem) as raised:
+        load_model(path)
+    assert str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("not json", "line 2: not JSON"),
+        ('{"id": "a", "title": "t", "label": 3}', "line 2: needs an id and a label"),
+        ('{"id": "a", "label": 1}', "line 2: needs a title"),
+    ],
+)
+def test_bad_labelled_data_names_the_line(tmp_path, line, problem):
+    path = tmp_path / "labelled.jsonl"
+    path.write_text('{"id": "ok", "title": "t", "label": 0}\n' + line + "\n")
+    with pytest.raises(ConfigError, match=problem):
+        read_labelled(path)
+
+
+def test_weighed_names_the_features_for_and_against():
+    model = Model({"a": 2.0, "b": -1.0, "c": 0.5, "d": -3.0}, 0.0, {})
+    for_, against = model.weighed({"a", "b", "c", "d", "unknown"}, top=1)
+    assert for_ == [("a", 2.0)] and against == [("d", -3.0)]
+    assert model.score(["a", "d"]) < 0.5 < model.score(["a", "c"])
+
+
+def test_actors_and_weapons_become_placeholders():
+    text = "Germany sends Leopard tanks to Ukraine"
+    marks = [
+        Mark(0, 7, "actor", "Germany"),
+        Mark(14, 27, "weapon", "Leopard 2"),
+        Mark(31, 38, "actor", "Ukraine"),
+    ]
+    tokens = word_tokens(text, marks)
+    assert tokens == ["<actor>", "sends", "<weapon>", "to", "<actor>"]

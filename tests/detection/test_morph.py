@@ -1,0 +1,75 @@
+"""Ukrainian and Russian read through their lemmas: the same reading as in English."""
+
+from pathlib import Path
+
+import pytest
+
+from watchers.detection.detect import detect_text
+from watchers.detection.entities import Gazetteer
+from watchers.detection.morph import Lemmatizer, with_lemmas
+from watchers.models import Weapon
+
+SEEDS = Path(__file__).resolve().parents[1] / "data" / "seed"
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.load()
+
+
+@pytest.fixture(scope="module")
+def lemmatizer() -> Lemmatizer:
+    return Lemmatizer()
+
+
+@pytest.mark.parametrize(
+    ("text", "lemma_text"),
+    [
+        # Russian: future tense marked, "у" + genitive is "from"
+        ("Россия закупит у Ирана ракеты", "Россия будет закупить from Иран ракета"),
+        # Ukrainian: "в" + genitive is "from"
+        ("Росія закупить в Ірану ракети", "Росія закупити from Іран ракета"),
+        # a bare dative is "to", the past tense is marked
+        ("Иран поставил Украине ракеты", "Иран был поставить to Украина ракета"),
+        # "в" + accusative stays a preposition of place or direction
+        ("США передадуть танки в Україну", "Сша будет передати танок в Україна"),
+        # Latin text is untouched
+        ("Iran sends drones to Russia", "Iran sends drones to Russia"),
+    ],
+)
+def test_lemma_text(lemmatizer, text, lemma_text):
+    assert lemmatizer.lemma_text(text) == lemma_text
+
+
+def test_cyrillic_phrases_gain_their_lemma_forms(lemmatizer):
+    pairs = with_lemmas([("балістичні ракети", "k"), ("ракет*", "s"), ("tanks", "t")], lemmatizer)
+    assert ("балістичний ракета", "k") in pairs
+    assert ("ракет*", "s") in pairs and ("tanks", "t") in pairs
+    assert len(pairs) == len(set(pairs))
+
+
+def seed(name: str) -> str:
+    lines = [ln for ln in (SEEDS / name).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", ["seed_ru.txt", "seed_uk.txt"])
+def test_the_seed_reads_the_same_in_russian_and_ukrainian(gazetteer, name):
+    d = detect_text(seed(name), gazetteer)
+    assert (d.supplier, d.recipient, d.status) == (("Iran",), ("Russia",), "planned"), d.reasons
+    assert Weapon("ballistic missiles", "missiles") in d.weapons
+    assert d.score >= 0.5, d.reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "supplier", "recipient", "status"),
+    [
+        ("Иран поставил России беспилотники Shahed", "Iran", "Russia", "delivered"),
+        ("Германия отказалась передать Украине ракеты Taurus", "Germany", "Ukraine", "blocked"),
+        ("Польща передала Україні винищувачі МіГ-29", "Poland", "Ukraine", "delivered"),
+        ("Франція постачатиме Україні гаубиці", "France", "Ukraine", "planned"),
+    ],
+)
+def test_roles_and_status_from_cases_and_tenses(gazetteer, text, supplier, recipient, status):
+    d = detect_text(text, gazetteer)
+    assert (d.supplier, d.recipient, d.status) == ((supplier,), (recipient,), status), d.reasons

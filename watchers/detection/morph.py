@@ -1,0 +1,146 @@
+"""Ukrainian and Russian words to their lemmas (pymorphy3 with its uk and ru dictionaries).
+
+The detector reads a Cyrillic text as its lemma text: each Ukrainian or Russian word becomes
+its dictionary form ("закупит" -> "закупить", "Ирана" -> "Иран", "баллистические ракеты" ->
+"баллистический ракета"), so cues and entities (lemmatised the same way when they are
+loaded) match every inflection. What English says with a preposition these languages say
+with a case, and the slot reader (watchers/detection/slots.py) reads prepositions, so the
+case becomes one:
+
+    dative, no preposition before it        -> "to"     ("передать Украине": to Ukraine)
+    у / в / від / від / з / із / от / из + genitive -> "from"   ("купить у Ирана": from Iran)
+    instrumental, no preposition before it  -> "by"     ("поставки Ираном": by Iran)
+
+and a verb's tense, lost in its lemma, stands before it as a marker word that no lemma text
+holds otherwise (the words themselves are lemmatised to "быть"/"бути"): "был" for the past
+("поставил" -> "был поставить": delivered), "будет" for the future ("закупит" -> "будет
+закупить": planned); cues.tsv lists both markers as status words.
+
+Latin text is left as it is. The first letter's case is kept (sentences are split on it).
+Which language: a text with і, ї, є or ґ is Ukrainian, other Cyrillic is Russian.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Iterable
+from typing import Any, NamedTuple, TypeVar
+
+_CYRILLIC = re.compile(r"[а-яёіїєґ]", re.IGNORECASE)
+_UKRAINIAN = re.compile(r"[іїєґ]", re.IGNORECASE)
+_WORD = re.compile(r"[а-яёіїєґʼ'’]+(?:-[а-яёіїєґ]+)*", re.IGNORECASE)
+FROM_PREPOSITIONS = frozenset({"у", "в", "від", "з", "із", "зі", "от", "из", "со"})
+PREPOSITIONS = (
+    FROM_PREPOSITIONS
+    | frozenset(
+        {"до", "для", "на", "по", "при", "про", "о", "об", "над", "під", "под", "за", "с", "к"}
+    )
+    | frozenset({"через", "між", "между", "перед", "без", "після", "после", "проти", "против"})
+)
+TENSE_WORDS = {"past": "был ", "futr": "будет "}
+_NOUNLIKE = frozenset({"NOUN", "NPRO"})
+T = TypeVar("T", bound=Hashable)
+
+
+def has_cyrillic(text: str) -> bool:
+    """Whether a text holds any Cyrillic letter (only then is it lemmatised)."""
+    return _CYRILLIC.search(text) is not None
+
+
+class WordForm(NamedTuple):
+    """What the reading needs of one word."""
+
+    lemma: str
+    pos: str | None
+    tense: str  # "был ", "будет " or ""
+    dative: bool
+    instrumental: bool
+    genitive: bool  # any reading of the word is genitive
+
+
+class Lemmatizer:
+    """Lemmas of Ukrainian and Russian words; the analyzers load on first use."""
+
+    def __init__(self) -> None:
+        self._analyzers: dict[str, Any] = {}
+        self._cache: dict[tuple[str, str], WordForm] = {}
+
+    def analyzer(self, lang: str) -> Any:
+        """The pymorphy3 analyzer of a language ("uk" or "ru")."""
+        if lang not in self._analyzers:
+            import pymorphy3
+
+            self._analyzers[lang] = pymorphy3.MorphAnalyzer(lang=lang)
+        return self._analyzers[lang]
+
+    def parse(self, word: str, lang: str) -> WordForm:
+        """The lemma, part of speech, tense marker and case roles of one word, by its most
+        likely reading. With no preposition before it a noun cannot be locative, so a
+        reading as locative or dative ("Украине") counts as dative."""
+        key = (word.lower(), lang)
+        found = self._cache.get(key)
+        if found is None:
+            parses = self.analyzer(lang).parse(key[0])
+            best = parses[0]
+            cases = {p.tag.case for p in parses if p.normal_form == best.normal_form}
+            tense = TENSE_WORDS.get(best.tag.tense or "", "") if best.tag.POS == "VERB" else ""
+            dative = best.tag.case == "datv" or (best.tag.case == "loct" and "datv" in cases)
+            found = WordForm(
+                best.normal_form,
+                best.tag.POS,
+                tense,
+                dative,
+                best.tag.case == "ablt",
+                "gent" in cases,
+            )
+            if len(self._cache) < 200_000:
+                self._cache[key] = found
+        return found
+
+    def lemma_text(self, text: str) -> str:
+        """The text with each Cyrillic word replaced by its lemma, cases made prepositions."""
+        if not has_cyrillic(text):
+            return text
+        lang = "uk" if _UKRAINIAN.search(text) else "ru"
+        parts: list[str] = []
+        position, previous = 0, ""
+        for match in _WORD.finditer(text):
+            word = match.group()
+            form = self.parse(word, lang)
+            parts.append(text[position : match.start()])
+            parts.append(case_word(previous, form) + form.tense + keep_capital(word, form.lemma))
+            if parts[-2].strip() == "" and previous in FROM_PREPOSITIONS and form.genitive:
+                parts[-3] = "from"  # the preposition itself, read as "from"
+            position, previous = match.end(), word.lower()
+        parts.append(text[position:])
+        return "".join(parts)
+
+    def lemma_phrase(self, phrase: str, lang: str) -> str:
+        """A phrase's words as lemmas (for cues and aliases); stems ("ракет*") stay."""
+        if phrase.endswith("*") or not has_cyrillic(phrase):
+            return phrase
+        words = phrase.split()
+        return " ".join(self.parse(w, lang).lemma if has_cyrillic(w) else w for w in words)
+
+
+def case_word(previous: str, form: WordForm) -> str:
+    """The preposition a noun's case stands for when none stands before it, or ""."""
+    if form.pos not in _NOUNLIKE or previous in PREPOSITIONS:
+        return ""
+    return "to " if form.dative else "by " if form.instrumental else ""
+
+
+def keep_capital(word: str, lemma: str) -> str:
+    """The lemma, capitalised when the word was."""
+    return lemma[:1].upper() + lemma[1:] if word[:1].isupper() else lemma
+
+
+def with_lemmas(pairs: Iterable[tuple[str, T]], lemmatizer: Lemmatizer) -> list[tuple[str, T]]:
+    """Phrase/key pairs, each Cyrillic phrase joined by its Ukrainian and Russian lemma forms."""
+    out: dict[tuple[str, T], None] = {}
+    for phrase, key in pairs:
+        out[(phrase, key)] = None
+        if has_cyrillic(phrase) and not phrase.endswith("*"):
+            for lang in ("uk", "ru"):
+                out[(lemmatizer.lemma_phrase(phrase, lang), key)] = None
+    return list(out)

@@ -1,0 +1,307 @@
+"""Build the learned verdict from labelled news: `bot.py train`.
+
+Every labelled item is read by the detector (the same reading the daemon does); the items
+its quick check lets through become feature sets (watchers/detection/features.py), and a
+logistic regression (scikit-learn, liblinear, L2) is fitted on them. The regularisation C
+and the operating point are chosen by grouped cross-validation on the training items alone
+(reports of one story stay in one fold), and the intercept is shifted so that a score of
+0.5 is that operating point. Deterministic: the same data gives a byte-equal model file.
+
+scikit-learn is imported only here: the daemon reads the JSON the training writes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watchers.detection.detect import Detector
+from watchers.detection.entities import Gazetteer
+from watchers.detection.features import item_features
+from watchers.detection.model import Model
+from watchers.detection.sides import SIDES, SideModel
+from watchers.detection.textmatch import PhraseMatcher
+from watchers.errors import ConfigError
+
+C_GRID = (0.03, 0.1, 0.3, 1.0)
+SIDE_C = 0.5
+COLLECTIVE = frozenset({"NATO", "European Union", "G7", "Ramstein group", "Western allies"})
+COLLECTIVE |= {"Europe"}
+_COLLECTIVE_WORDS = re.compile(r"\b(allies|backers|western|european|nations|nato|g7)\b", re.I)
+_LABEL_PARTS = re.compile(r",|/|\+|;|\band\b")
+MIN_COUNT = 2  # a feature seen once in the training items is left out
+FOLDS = 5
+_WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
+
+
+@dataclass
+class Example:
+    """One labelled item as the model sees it."""
+
+    id: str
+    published: str
+    label: int
+    features: frozenset[str] | None  # None: the quick check stops it (scored 0)
+    record: dict
+    supplier: tuple[str, ...] = ()  # the roles the reading found
+    recipient: tuple[str, ...] = ()
+    candidates: dict[str, list[str]] = field(default_factory=dict)  # actor -> side features
+
+
+def read_labelled(path: Path) -> list[dict]:
+    """Labelled items from a JSON Lines file (gzip when it ends in .gz); errors name the line."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    items = []
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    items.append(parse_labelled(line, f"{path} line {number}"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read labelled news: {exc}") from exc
+    return items
+
+
+def parse_labelled(line: str, where: str) -> dict:
+    """One labelled item: id, title, label 0/1 required."""
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: not JSON: {exc}") from exc
+    if not isinstance(record, dict) or not record.get("id") or record.get("label") not in (0, 1):
+        raise ConfigError(f"{where}: needs an id and a label of 0 or 1")
+    if not isinstance(record.get("title"), str):
+        raise ConfigError(f"{where}: needs a title")
+    return record
+
+
+class Reader:
+    """The detector's reading of labelled items, with a matcher of its own."""
+
+    def __init__(self, gazetteer: Gazetteer | None = None):
+        gazetteer = gazetteer or Gazetteer.load()
+        self.detector = Detector(gazetteer)
+        self.matcher = self.detector.matcher()
+
+    def example(self, record: dict) -> Example:
+        """Features of one labelled item (None when the quick check stops it)."""
+        text = f"{record['title']}\n{record.get('summary') or ''}".strip()
+        text = self.detector.reading_text(text)
+        hits = self.matcher.find(text)
+        published = str(record.get("published") or "")
+        example = Example(record["id"], published, int(record["label"]), None, record)
+        if self.detector.could_be_transfer(hits, text):
+            reading = self.detector.read_item(text, hits)
+            found = item_features(
+                text, reading.marks, reading.detection, reading.readings, self.detector.context
+            )
+            example.features = frozenset(found)
+            example.supplier = reading.detection.supplier
+            example.recipient = reading.detection.recipient
+            example.candidates = self.detector.candidates(text, reading)
+        return example
+
+
+class LabelActors:
+    """The canonical actors a label's free-text side names ("US, UK" -> United States, ...).
+
+    Each side is split on ",", "/", "+", ";" and "and", and each part mapped through the
+    gazetteer; collective words ("NATO allies", "Western countries") stand for the
+    collective class (NATO, the EU, the G7, the Ramstein group, Western allies, Europe).
+    """
+
+    def __init__(self, gazetteer: Gazetteer | None = None):
+        self.gazetteer = gazetteer or Gazetteer.load()
+        self.matcher = PhraseMatcher(self.gazetteer.phrases())
+
+    def actors(self, label: str) -> set[str] | None:
+        """Canonical actors of one label side; None when it names no actor."""
+        actors: set[str] = set()
+        for part in _LABEL_PARTS.split(label):
+            if _COLLECTIVE_WORDS.search(part):
+                actors |= COLLECTIVE
+            for mention in self.gazetteer.mentions(self.matcher.find(part)):
+                actor = self.gazetteer.actor_of(mention.entity)
+                actors |= COLLECTIVE if actor in COLLECTIVE else {actor} if actor else set()
+        return actors or None
+
+    def side_right(self, predicted: Sequence[str], label: str) -> bool:
+        """A predicted side shares an actor with the label's side (or the label names none)."""
+        gold = self.actors(label)
+        if gold is None:
+            return True
+        return bool(expand_collective(predicted) & gold)
+
+
+def expand_collective(names: Sequence[str]) -> set[str]:
+    """Names, each collective one standing for the whole collective class."""
+    return {a for n in names for a in (COLLECTIVE if n in COLLECTIVE else {n})}
+
+
+def fit_sides(examples: Sequence[Example], labels: LabelActors) -> dict[str, SideModel]:
+    """The supplier and recipient models, from the actors of the labelled transfers."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    models = {}
+    for side in SIDES:
+        rows, y = [], []
+        for example in examples:
+            gold = labels.actors(example.record.get(side) or "") if example.label else None
+            if gold is None:
+                continue
+            for name, features in example.candidates.items():
+                rows.append(dict.fromkeys(features, 1))
+                y.append(int(bool(expand_collective([name]) & gold)))
+        if len(set(y)) < 2:
+            continue
+        vectorizer = DictVectorizer(sort=True)
+        x = int32_indices(vectorizer.fit_transform(rows))
+        classifier = LogisticRegression(C=SIDE_C, solver="liblinear", random_state=0)
+        classifier.fit(x, y)
+        names = vectorizer.get_feature_names_out()
+        weights = {str(n): float(w) for n, w in zip(names, classifier.coef_[0], strict=True)}
+        models[side] = SideModel(weights, float(classifier.intercept_[0]))
+    return models
+
+
+def int32_indices(x):
+    """A CSR matrix with the 32-bit indices liblinear takes."""
+    x = x.tocsr()
+    x.indices, x.indptr = x.indices.astype("int32"), x.indptr.astype("int32")
+    return x
+
+
+def story_groups(examples: Sequence[Example]) -> list[int]:
+    """A group per story: transfer reports of the same parties or words within 7 days join.
+
+    Negatives are their own groups. Used so that cross-validation never tests on a report
+    of a story it was fitted on.
+    """
+    parent = list(range(len(examples)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    positives = [i for i, e in enumerate(examples) if e.label == 1]
+    words = {i: set(_WORD.findall(examples[i].record["title"].lower())) for i in positives}
+    days = {i: day_number(examples[i].published) for i in positives}
+    for a_index, a in enumerate(positives):
+        for b in positives[a_index + 1 :]:
+            if abs(days[a] - days[b]) > 7:
+                continue
+            if same_parties(examples[a], examples[b]) or jaccard(words[a], words[b]) >= 0.3:
+                parent[find(a)] = find(b)
+    return [find(i) for i in range(len(examples))]
+
+
+def day_number(published: str) -> int:
+    """Days since 2000-01-01 of an ISO date (0 when it cannot be read)."""
+    try:
+        year, month, day = int(published[:4]), int(published[5:7]), int(published[8:10])
+    except ValueError:
+        return 0
+    return year * 372 + month * 31 + day
+
+
+def same_parties(a: Example, b: Example) -> bool:
+    """Both labels name the same supplier and recipient (and name them)."""
+    sa, ra = a.record.get("supplier", ""), a.record.get("recipient", "")
+    return bool(sa and ra) and (sa, ra) == (b.record.get("supplier"), b.record.get("recipient"))
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Overlap of two word sets."""
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def fit(examples: Sequence[Example], c: float, shift: float = 0.0) -> Model:
+    """A logistic regression on the examples the quick check lets through."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    seen = [e for e in examples if e.features is not None]
+    counts = Counter(f for e in seen for f in e.features)
+    kept = [{f: 1 for f in sorted(e.features) if counts[f] >= MIN_COUNT} for e in seen]
+    vectorizer = DictVectorizer(sort=True)
+    x = int32_indices(vectorizer.fit_transform(kept))
+    y = [e.label for e in seen]
+    classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0)
+    classifier.fit(x, y)
+    names = vectorizer.get_feature_names_out()
+    weights = {str(n): float(w) for n, w in zip(names, classifier.coef_[0], strict=True)}
+    intercept = float(classifier.intercept_[0]) - shift
+    about = {"C": c, "items": len(examples), "read": len(seen), "transfers": sum(y)}
+    return Model(weights, intercept, about)
+
+
+def grouped_folds(groups: Sequence[int], folds: int = FOLDS) -> list[list[int]]:
+    """Indices of each fold, whole groups at a time, deterministic."""
+    from sklearn.model_selection import GroupKFold
+
+    splitter = GroupKFold(n_splits=folds)
+    index = list(range(len(groups)))
+    return [list(test) for _, test in splitter.split(index, groups=groups)]
+
+
+def out_of_fold_logits(examples: Sequence[Example], c: float) -> list[float | None]:
+    """Each example's logit from a model fitted on the other folds (None: not read)."""
+    logits: list[float | None] = [None] * len(examples)
+    for test in grouped_folds(story_groups(examples)):
+        held = set(test)
+        model = fit([e for i, e in enumerate(examples) if i not in held], c)
+        for i in test:
+            features = examples[i].features
+            logits[i] = None if features is None else model.logit(features)
+    return logits
+
+
+def best_f1_cut(labels: Sequence[int], logits: Sequence[float | None]) -> tuple[float, float]:
+    """The logit cut with the best F1, and that F1 (items not read count as negatives)."""
+    positives = sum(labels)
+    scored = sorted(
+        ((z, y) for z, y in zip(logits, labels, strict=True) if z is not None), reverse=True
+    )
+    best, cut, tp, fp = 0.0, 0.0, 0, 0
+    for z, y in scored:
+        tp, fp = tp + y, fp + (1 - y)
+        f1 = 2 * tp / (tp + fp + positives) if positives else 0.0
+        if f1 > best:
+            best, cut = f1, z
+    return cut, best
+
+
+def train(examples: Sequence[Example], actors: LabelActors | None = None) -> Model:
+    """Choose C and the operating point by grouped cross-validation, then fit on everything;
+    the side models are fitted on the labelled transfers."""
+    labels = [e.label for e in examples]
+    trials = []
+    for c in C_GRID:
+        cut, f1 = best_f1_cut(labels, out_of_fold_logits(examples, c))
+        trials.append((f1, -c, cut))
+    f1, negative_c, cut = max(trials)
+    model = fit(examples, -negative_c, shift=cut)
+    model.sides.update(fit_sides(examples, actors or LabelActors()))
+    model.about["cv_f1"] = round(f1, 4)
+    model.about["operating_logit"] = round(cut, 4)
+    return model
+
+
+def build_model(data: Path, out: Path) -> Model:
+    """Read the labelled news, train, and write the model file; the model is returned."""
+    reader = Reader()
+    examples = [reader.example(record) for record in read_labelled(data)]
+    if not any(e.label for e in examples) or all(e.label for e in examples):
+        raise ConfigError(f"{data}: needs items labelled 1 and items labelled 0")
+    model = train(examples)
+    model.about["data"] = data.name
+    out.write_text(model.to_json(), encoding="utf-8")
+    return model
