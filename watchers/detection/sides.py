@@ -9,8 +9,9 @@ Here every actor the item names is a candidate with features: what the reading m
 a demonym), how often, its kind and its name (``name:Ukraine``: some actors are far more often
 on one side). Two logistic regressions, trained with the verdict's model by `bot.py train`
 on the labelled transfers, give each candidate a supplier and a recipient score; an actor
-takes the side it scores higher on, and a side takes every actor over 0.5 (or, when none
-is, the reading's own choice).
+takes the side it scores higher on, and a side takes every actor over 0.5; a side left
+empty takes its most likely remaining actor when that scores at least 0.25, else the
+reading's own choice.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from watchers.detection.slots import Mark
 _BEFORE = re.compile(r"([^\W\d_]+|[,:;])\W*$", re.UNICODE)
 _AFTER = re.compile(r"^\W*([^\W\d_]+)", re.UNICODE)
 SIDES = ("supplier", "recipient")
+FILL_SCORE = 0.25
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ def candidate_features(
             found += ["adjective"] if any(m.adjective for m in mine) else []
             found += [f"before:{w}" for w in {word_before(text, m.start) for m in mine} if w]
             found += [f"after:{w}" for w in {word_after(text, m.end) for m in mine} if w]
+            place = "title" if first.start < title_end else "summary"
+            found += [f"{place}:{f}" for f in found if f.startswith(("read:", "before:", "name:"))]
         else:
             found.append("unnamed")  # from a programme or a weapon's maker
         out[name] = found
@@ -116,6 +120,23 @@ def choose_sides(
         side = max(SIDES, key=lambda s: scores[s])
         if scores[side] >= 0.5:
             chosen[side].append(name)
+    for side in SIDES:
+        if not chosen[side]:
+            chosen[side] = fill_side(side, candidates, models, chosen)
     suppliers = chosen["supplier"] or [s for s in supplier if s not in chosen["recipient"]]
     recipients = chosen["recipient"] or [r for r in recipient if r not in suppliers]
     return tuple(suppliers), tuple(recipients)
+
+
+def fill_side(
+    side: str,
+    candidates: dict[str, list[str]],
+    models: dict[str, SideModel],
+    chosen: dict[str, list[str]],
+) -> list[str]:
+    """An empty side takes its most likely actor not on the other side, when at least
+    FILL_SCORE likely: a report names both sides far more often than it seems to."""
+    taken = {name for names in chosen.values() for name in names}
+    scored = [(models[side].score(f), name) for name, f in candidates.items() if name not in taken]
+    best = max(scored, default=(0.0, ""))
+    return [best[1]] if best[0] >= FILL_SCORE else []
