@@ -141,8 +141,15 @@ class Detector:
     def candidates(self, text: str, reading: ItemReading) -> dict[str, list[str]]:
         """Each actor of the item with its features for the side models."""
         d = reading.detection
+        makers = frozenset(getattr(self.gazetteer.get(w.name), "country", None) for w in d.weapons)
         return candidate_features(
-            text, reading.marks, reading.readings, d.supplier, d.recipient, self.entity_kinds
+            text,
+            reading.marks,
+            reading.readings,
+            d.supplier,
+            d.recipient,
+            self.entity_kinds,
+            makers,
         )
 
     def sides_of(self, text: str, reading: ItemReading) -> tuple[tuple[str, ...], tuple[str, ...]]:

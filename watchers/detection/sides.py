@@ -6,8 +6,8 @@ Patriots to Kyiv is prolonging the conflict": Russia is named, the United States
 Here every actor the item names is a candidate with features: what the reading made of it
 (``read:supplier``, ``votes:recipient``, ``read:partner``), where it stands (``title``,
 ``first``, the word before it: ``before:to``, ``before:from``), how it is named (``adjective``:
-a demonym), how often, its kind and its name (``name:Ukraine``: some actors are far more often
-on one side). Two logistic regressions, trained with the verdict's model by `bot.py train`
+a demonym), whether it makes a weapon the item names (``maker``), how often, its kind
+and its name (``name:Ukraine``: some actors are far more often on one side). Two logistic regressions, trained with the verdict's model by `bot.py train`
 on the labelled transfers, give each candidate a supplier and a recipient score; an actor
 takes the side it scores higher on, and a side takes every actor over 0.5; a side left
 empty takes its most likely remaining actor when that scores at least 0.25, else the
@@ -51,8 +51,10 @@ def candidate_features(
     supplier: Sequence[str],
     recipient: Sequence[str],
     kinds: dict[str, str],
+    makers: frozenset[str] = frozenset(),
 ) -> dict[str, list[str]]:
-    """Each actor the item names (or the reading found) with its features."""
+    """Each actor the item names (or the reading found) with its features (makers: the
+    countries that make a weapon the item names)."""
     title_end = text.find("\n") if "\n" in text else len(text)
     actors = [m for m in marks if m.kind == "actor" and m.value]
     counts = Counter(m.value for m in actors)
@@ -63,6 +65,7 @@ def candidate_features(
         found = [f"name:{name}", f"kind:{kinds.get(name, 'other')}"]
         found += reading_votes(name, readings, supplier, recipient)
         found.append(f"mentions:{min(counts[name], 3)}")
+        found += ["maker"] if name in makers else []
         found += ["first"] if index == 0 else []
         if mine:
             first = mine[0]
