@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from watchers.detection.cues import STATUSES, TRANSFER_KINDS, CueBook, load_cuebook, split_sentences
 from watchers.detection.entities import ACTOR_KINDS, Gazetteer
 from watchers.detection.features import FeatureContext, item_features
-from watchers.detection.model import Model, load_model
+from watchers.detection.model import Model, load_model, probability
 from watchers.detection.morph import Lemmatizer, with_lemmas
 from watchers.detection.roles import (
     BASE_SCORE,
@@ -127,12 +127,14 @@ class Detector:
         reading = self.read_item(text, hits)
         detection, model = reading.detection, self.model
         features = item_features(text, reading.marks, detection, reading.readings, self.context)
-        for_, against = model.weighed(features)
+        present = model.present(features)
+        for_, against = model.weighed(dict(present))
         reasons = [f"model: {w:+.2f} {f}" for f, w in [*for_, *against]]
         supplier, recipient = self.sides_of(text, reading)
+        logit = model.intercept + sum(w for _, w in present)
         return replace(
             detection,
-            score=round(model.score(features), 3),
+            score=round(probability(logit), 3),
             supplier=supplier,
             recipient=recipient,
             reasons=(*detection.reasons, *reasons),

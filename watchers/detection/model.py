@@ -32,19 +32,22 @@ class Model:
     about: dict
     sides: dict[str, SideModel] = field(default_factory=dict)  # supplier, recipient
 
+    def present(self, features: Iterable[str]) -> list[tuple[str, float]]:
+        """The features that have a weight, with it."""
+        weights = self.weights
+        return [(f, weights[f]) for f in features if f in weights]
+
     def logit(self, features: Iterable[str]) -> float:
         """The log-odds of a transfer for a set of features."""
-        weights = self.weights
-        return self.intercept + sum(weights.get(f, 0.0) for f in features)
+        return self.intercept + sum(w for _, w in self.present(features))
 
     def score(self, features: Iterable[str]) -> float:
         """The probability-like score in 0..1 (0.5 is the operating point)."""
-        z = self.logit(features)
-        return 1.0 / (1.0 + math.exp(-z)) if z > -30 else 0.0
+        return probability(self.logit(features))
 
     def weighed(self, features: Iterable[str], top: int = 5) -> tuple[list, list]:
         """The features that weighed most for and against, as (name, weight) pairs."""
-        present = [(f, self.weights[f]) for f in set(features) if f in self.weights]
+        present = self.present(features)
         present.sort(key=lambda fw: (-abs(fw[1]), fw[0]))
         for_ = [fw for fw in present if fw[1] > 0][:top]
         against = [fw for fw in present if fw[1] < 0][:top]
@@ -61,6 +64,11 @@ def rounded(weights: dict[str, float], intercept: float) -> dict:
     """Weights and intercept to six places, zero weights left out."""
     kept = {f: round(w, 6) for f, w in sorted(weights.items()) if round(w, 6)}
     return {"weights": kept, "intercept": round(intercept, 6)}
+
+
+def probability(logit: float) -> float:
+    """The logistic function, safe for any logit."""
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 
 def load_model(path: Path = MODEL_FILE) -> Model:

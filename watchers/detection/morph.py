@@ -44,7 +44,7 @@ T = TypeVar("T", bound=Hashable)
 
 def has_cyrillic(text: str) -> bool:
     """Whether a text holds any Cyrillic letter (only then is it lemmatised)."""
-    return _CYRILLIC.search(text) is not None
+    return not text.isascii() and _CYRILLIC.search(text) is not None
 
 
 class WordForm(NamedTuple):

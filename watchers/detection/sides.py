@@ -5,13 +5,14 @@ those votes are good where the grammar is plain and miss where it is not ("Putin
 Patriots to Kyiv is prolonging the conflict": Russia is named, the United States supplies).
 Here every actor the item names is a candidate with features: what the reading made of it
 (``read:supplier``, ``votes:recipient``, ``read:partner``), where it stands (``title``,
-``first``, the word before it: ``before:to``, ``before:from``), how it is named (``adjective``:
-a demonym), whether it makes a weapon the item names (``maker``), how often, its kind
-and its name (``name:Ukraine``: some actors are far more often on one side). Two logistic regressions, trained with the verdict's model by `bot.py train`
-on the labelled transfers, give each candidate a supplier and a recipient score; an actor
-takes the side it scores higher on, and a side takes every actor over 0.5; a side left
-empty takes its most likely remaining actor when that scores at least 0.25, else the
-reading's own choice.
+``first``, the word before it: ``before:to``, ``before:from``), how it is named
+(``adjective``: a demonym), whether it makes a weapon the item names (``maker``), how
+often, its kind and its name (``name:Ukraine``: some actors are far more often on one
+side). Two logistic regressions, trained with the verdict's model by `bot.py train` on the
+labelled transfers, give each candidate a supplier and a recipient score; an actor takes
+the side it scores higher on, and a side takes every actor over 0.5; a side left empty
+takes its most likely remaining actor when that scores at least 0.25, else the reading's
+own choice.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class SideModel:
 
     def score(self, features: Sequence[str]) -> float:
         """The probability that a candidate with these features is on this side."""
-        z = self.intercept + sum(self.weights.get(f, 0.0) for f in features)
+        weights = self.weights
+        z = self.intercept + sum(weights[f] for f in features if f in weights)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
