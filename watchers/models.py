@@ -19,12 +19,16 @@ class Feed:
 class Item:
     """One normalised feed entry."""
 
-    id: str
+    id: str  # unique among stored items: what the outbox, events and stories refer to
     title: str
     summary: str = ""
     link: str = ""
     published: datetime | None = None  # always UTC when set
     source: str = ""  # feed name
+    # The id the feed gives the item (its guid scoped to the site, else its link, else a
+    # hash of its title) when the store had to extend `id` to keep it unique (another
+    # item had that id: a reused guid); "" when `id` is that. See store/identity.py.
+    feed_id: str = ""
 
 
 @dataclass(frozen=True)

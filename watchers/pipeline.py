@@ -25,7 +25,7 @@ from watchers.dispatch import Dispatcher
 from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
 from watchers.feeds.fetch import fetch_feed
 from watchers.feeds.parse import declared_ttl, parse_feed, scoped_id
-from watchers.feeds.prescan import new_entries, parse_entries, scan_feed
+from watchers.feeds.prescan import Sighting, new_entries, parse_entries, scan_feed
 from watchers.models import (
     Feed,
     Item,
@@ -207,7 +207,7 @@ class Pipeline:
             headers = {"content-type": content_type} if content_type else {}
             items = await self._in_thread(parse_feed, body, feed.name, headers, fetched_at)
         else:
-            fresh = new_entries(scan, lambda keys: self._known(keys, scope))
+            fresh = new_entries(scan, lambda sightings: self._known(sightings, scope))
             if not fresh:
                 return []
             read = functools.partial(parse_entries, scan, fresh, feed.name, fetched_at)
@@ -217,10 +217,12 @@ class Pipeline:
     async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    def _known(self, keys: list[str], scope: str) -> set[str]:
-        """The keys (as the feed writes them) that name stored items."""
-        scoped = {scoped_id(key, scope): key for key in keys}
-        return {scoped[key] for key in self.store.known(list(scoped))}
+    def _known(self, sightings: list[Sighting], scope: str) -> set[int]:
+        """Indexes of the scanned entries that are stored items (their guid scoped as
+        parse_feed's ids are, below)."""
+        return self.store.known(
+            [(scoped_id(s.guid, scope) if s.guid else s.link, s.link, s.title) for s in sightings]
+        )
 
     def _due(self, feed: Feed, state: FeedState, now: float) -> bool:
         """Whether this tick is the one nearest the feed's next poll."""

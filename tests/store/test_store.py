@@ -17,16 +17,24 @@ def store(tmp_path):
     store.close()
 
 
-def test_unseen_dedups_by_id_and_by_link_across_feeds(store):
-    first = [Item("a", "A", link="https://x.org/1"), Item("b", "B")]
+def test_unseen_knows_items_by_guid_link_and_title_together(store):
+    first = [Item("a", "Alpha story", link="https://x.org/1"), Item("b", "Beta story")]
     store.record_items("feed1", store.unseen(first), [], now=1.0)
     later = [
-        Item("a", "A again"),  # same id
-        Item("other-guid", "A elsewhere", link="https://x.org/1"),  # same link, other feed
-        Item("c", "C", link="https://x.org/3"),
-        Item("c2", "C dup in batch", link="https://x.org/3"),
+        Item("a", "Alpha story", link="https://x.org/moved"),  # same guid and title
+        Item("other-guid", "Alpha story", link="https://x.org/1"),  # same link and title
+        Item("a", "Another story entirely", link="https://x.org/2"),  # a reused guid
+        Item("c", "Gamma story", link="https://x.org/1"),  # another story, same link
+        Item("c2", "Gamma story", link="https://x.org/1"),  # the same again, in the batch
     ]
-    assert [i.id for i in store.unseen(later)] == ["c"]
+    new = store.unseen(later)
+    assert [(i.id, i.title) for i in new] == [
+        ("a#" + new[0].id[2:], "Another story entirely"),
+        ("c", "Gamma story"),
+    ]
+    assert new[0].feed_id == "a" and new[1].feed_id == ""  # "a" is taken: an id of its own
+    store.record_items("feed1", new, [], now=2.0)
+    assert store.unseen(later) == []
 
 
 def test_items_survive_reopen(tmp_path):

@@ -184,16 +184,17 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> list[Item]:
-    """Items of a feed document, unique by id; ParseError when it is not a feed."""
+    """Items of a feed document, exact repeats dropped; ParseError when it is not a feed.
+    Entries sharing an id are all kept: the store's identity rule tells them apart."""
     now = now or datetime.now(UTC)
     parsed = _feedparse(body, {k.lower(): v for k, v in (headers or {}).items()})
     if not parsed.entries and not parsed.get("version"):
         raise _not_a_feed(body, parsed)
-    items: dict[str, Item] = {}
+    items: dict[tuple[str, str, str], Item] = {}
     for entry in parsed.entries:
         item = entry_to_item(entry, source, now)
-        if item is not None and item.id not in items:
-            items[item.id] = item
+        if item is not None:
+            items.setdefault((item.id, item.link, item.title), item)
     return list(items.values())
 
 

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ import sqlite_utils
 
 from watchers.errors import StoreError
 from watchers.models import Alert, DigestEntry, EventRow, Item, StoryRow
+from watchers.store.identity import Keys, key, keys_of, small_edit, title_words
 from watchers.store.tables import (
     SCHEMA,
+    SCHEMA_VERSION,
     add_missing_columns,
     event_from_row,
     event_to_row,
@@ -25,10 +27,13 @@ from watchers.store.tables import (
     item_row,
     story_from_row,
     story_to_row,
+    upgrade,
 )
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATE_BATCH = 200  # deferred feed states written together once this many wait
+EDITS_COMPARED = 20  # rule 3 compares a title with the latest this many of its guid and link
+CHUNK = 500  # values in one `in (...)` lookup
 
 
 @dataclass(frozen=True)
@@ -166,35 +171,100 @@ class Store:
         return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     # items ------------------------------------------------------------------
+    # Which sightings are stored items is decided by store/identity.py; here are its
+    # lookups. Rules 1 and 2 are exact keys; rule 3 reads the titles stored under a guid
+    # and link. A new item whose feed id another item has is stored under an extended id.
+    @_guarded
+    def known(self, sightings: Sequence[tuple[str, str, str]]) -> set[int]:
+        """Indexes of the (feed id, link, title) sightings that are stored items by the
+        exact rules; the pre-scan parses the others, and unseen() decides about them."""
+        keys = [keys_of(*sighting) for sighting in sightings]
+        by_guid, by_link = self._stored_keys(keys)
+        return {i for i, k in enumerate(keys) if k.guid_title in by_guid or k.link_title in by_link}
+
     @_guarded
     def unseen(self, items: Sequence[Item]) -> list[Item]:
-        """The items whose id and link were never stored (the new ones), in order."""
+        """The items that are no stored item nor an earlier one of the batch (see
+        identity.py), in order, each with an id no stored item has."""
         if not items:
             return []
-        seen = self._seen_keys([i.id for i in items], [i.link for i in items if i.link])
-        new, batch = [], set()
-        for item in items:
-            keys = {item.id, item.link} - {""}
-            if keys & seen or keys & batch:
-                continue
-            batch |= keys
+        keyed = [(item, keys_of(item.feed_id or item.id, item.link, item.title)) for item in items]
+        by_guid, by_link = self._stored_keys([k for _, k in keyed])
+        titles = self._titles_by_guid_link(
+            [
+                k.guid_link
+                for _, k in keyed
+                if k.guid_link is not None
+                and k.guid_title not in by_guid
+                and k.link_title not in by_link
+            ]
+        )
+        new = []
+        for item, k in keyed:
+            if k.guid_title in by_guid or k.link_title in by_link:
+                continue  # rules 1 and 2
+            earlier = titles.get(k.guid_link, []) if k.guid_link is not None else []
+            if any(small_edit(words, k.words) for words in earlier):
+                continue  # rule 3: a corrected title
+            by_guid.add(k.guid_title)
+            if k.link_title is not None:
+                by_link.add(k.link_title)
+            if k.guid_link is not None:
+                titles[k.guid_link] = [*earlier, k.words]
             new.append(item)
-        return new
+        return self._unique_ids(new)
 
-    @_guarded
-    def known(self, keys: list[str]) -> set[str]:
-        """Those of the keys that are the id or the link of a stored item."""
-        return self._seen_keys(keys, keys)
+    def _stored_keys(self, keys: Sequence[Keys]) -> tuple[set[int], set[int]]:
+        """The rule 1 and rule 2 keys among these that stored items have."""
+        by_guid = self._found("gkey", [k.guid_title for k in keys])
+        by_link = self._found("lkey", [k.link_title for k in keys if k.link_title is not None])
+        return by_guid, by_link
 
-    def _seen_keys(self, ids: list[str], links: list[str]) -> set[str]:
-        found: set[str] = set()
-        for column, values in (("id", ids), ("link", links)):
-            for start in range(0, len(values), 500):
-                chunk = values[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"select {column} from items where {column} in ({marks})"
-                found |= {row[column] for row in self._select(sql, chunk)}
+    def _found(self, column: str, values: list[int]) -> set[int]:
+        found: set[int] = set()
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            sql = f"select {column} from items where {column} in ({','.join('?' * len(chunk))})"
+            found.update(row[0] for row in self.db.conn.execute(sql, chunk))
         return found
+
+    def _titles_by_guid_link(self, ckeys: list[int]) -> dict[int, list[str]]:
+        """Rule 3's key -> the title words of the latest items stored under it."""
+        titles: dict[int, list[str]] = {}
+        for start in range(0, len(ckeys), CHUNK):
+            chunk = ckeys[start : start + CHUNK]
+            sql = (
+                "select ckey, title from (select ckey, title, row_number() over "
+                "(partition by ckey order by rowid desc) as n from items where ckey in "
+                f"({','.join('?' * len(chunk))})) where n <= {EDITS_COMPARED}"
+            )
+            for ckey, title in self.db.conn.execute(sql, chunk):
+                titles.setdefault(ckey, []).append(title_words(title))
+        return titles
+
+    def _unique_ids(self, items: list[Item]) -> list[Item]:
+        """The items, each one whose id a stored item (or an earlier one) has given an
+        id of its own: the feed id, '#', a hash of its title."""
+        taken = self._taken_ids([item.id for item in items])
+        out = []
+        for item in items:
+            if item.id in taken:
+                feed_id = item.feed_id or item.id
+                unique = f"{feed_id}#{key(feed_id, item.title) & (2**48 - 1):012x}"
+                while unique in taken or self._taken_ids([unique]):
+                    unique += "+"
+                item = replace(item, id=unique, feed_id=feed_id)
+            taken.add(item.id)
+            out.append(item)
+        return out
+
+    def _taken_ids(self, ids: list[str]) -> set[str]:
+        taken: set[str] = set()
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            sql = f"select id from items where id in ({','.join('?' * len(chunk))})"
+            taken.update(row[0] for row in self.db.conn.execute(sql, chunk))
+        return taken
 
     @_guarded
     def record_items(
@@ -445,8 +515,17 @@ def open_store(path: Path, timeout: float = 5.0) -> Store:
         db = sqlite_utils.Database(conn)
         db.execute("pragma journal_mode = wal")
         db.execute("pragma synchronous = normal")
+        version = db.execute("pragma user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StoreError(
+                f"{path}: made by a newer armswatch (schema version {version}; this one "
+                f"knows up to {SCHEMA_VERSION}): upgrade armswatch, or set another "
+                "[storage] path"
+            )
         db.conn.executescript(SCHEMA)
         add_missing_columns(db)
+        upgrade(db, version)
         db.execute("begin immediate")
         db.execute("rollback")
     except (sqlite3.Error, OSError) as exc:

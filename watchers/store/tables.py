@@ -4,17 +4,24 @@ the dataclasses. With store.py, the only modules that write SQL."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict
 
 import sqlite_utils
 
 from watchers.models import EventRow, Item, StoryRow
+from watchers.store.identity import keys_of
+
+log = logging.getLogger("armswatch.store")
+
+# user_version of the file: 0 before identity keys (every release up to 0.1.0), 1 since.
+SCHEMA_VERSION = 1
 
 SCHEMA = """
 create table if not exists items (
     id text primary key, link text, feed text not null, title text not null,
-    summary text not null default '', published text, seen_at real not null);
-create unique index if not exists items_link on items(link) where link is not null;
+    summary text not null default '', published text, seen_at real not null,
+    feed_id text, gkey integer, lkey integer, ckey integer);
 create table if not exists feeds (
     url text primary key, name text, etag text, last_modified text, body_hash text,
     status text, error text, failures integer, next_poll real, last_poll real,
@@ -44,7 +51,16 @@ create index if not exists events_seen on events(seen_at);
 """
 
 
+# The identity keys (store/identity.py): rule 1 guid + title, rule 2 link + title, rule 3
+# guid + link. Created after the columns exist, so on an upgraded file too.
+INDEXES = """
+create index if not exists items_gkey on items(gkey);
+create index if not exists items_lkey on items(lkey);
+create index if not exists items_ckey on items(ckey);
+"""
+
 ADDED_COLUMNS = {
+    "items": {"feed_id": str, "gkey": int, "lkey": int, "ckey": int},
     "feeds": {"moved_to": str, "reported": int, "ttl": float},
     "outbox": {"kind": str, "target_item": str, "story_id": str},
     "stories": {"words": str},
@@ -58,6 +74,41 @@ def add_missing_columns(db: sqlite_utils.Database) -> None:
         for name, kind in columns.items():
             if name not in have:
                 db[table].add_column(name, kind)
+
+
+def upgrade(db: sqlite_utils.Database, version: int) -> None:
+    """Bring a new file, or one of an older schema version, to SCHEMA_VERSION in one
+    transaction (a kill leaves it as it was).
+
+    Version 0 knew an item by its id or its link alone (a unique index on link): the
+    stored items get their identity keys, computed from the id, link and title they were
+    stored with, so each is still known when its feed is read again, and the index goes.
+    """
+    if version >= SCHEMA_VERSION:
+        return
+    with db.atomic():
+        count = _add_identity_keys(db)
+        db.execute("drop index if exists items_link")
+        for statement in filter(str.strip, INDEXES.split(";")):
+            db.execute(statement)
+        db.execute(f"pragma user_version = {SCHEMA_VERSION}")
+    log.info("event=store_upgraded from=%d to=%d items=%d", version, SCHEMA_VERSION, count)
+
+
+def _add_identity_keys(db: sqlite_utils.Database, chunk: int = 20_000) -> int:
+    """Identity keys for every stored item, a chunk at a time (in the caller's
+    transaction); how many items there were."""
+    count, after = 0, 0
+    select = "select rowid, id, link, title from items where rowid > ? order by rowid limit ?"
+    while rows := db.execute(select, [after, chunk]).fetchall():
+        updates = []
+        for rowid, item_id, link, title in rows:
+            keys = keys_of(item_id, link or "", title)
+            updates.append((keys.guid_title, keys.link_title, keys.guid_link, rowid))
+        update = "update items set gkey = ?, lkey = ?, ckey = ? where rowid = ?"
+        db.conn.executemany(update, updates)
+        count, after = count + len(rows), rows[-1][0]
+    return count
 
 
 def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], upsert: str = "") -> None:
@@ -75,6 +126,7 @@ def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], upsert:
 
 
 def item_row(item: Item, feed: str, now: float) -> dict:
+    keys = keys_of(item.feed_id or item.id, item.link, item.title)
     return {
         "id": item.id,
         "link": item.link or None,
@@ -83,6 +135,10 @@ def item_row(item: Item, feed: str, now: float) -> dict:
         "summary": item.summary,
         "published": item.published.isoformat() if item.published else None,
         "seen_at": now,
+        "feed_id": item.feed_id or None,
+        "gkey": keys.guid_title,
+        "lkey": keys.link_title,
+        "ckey": keys.guid_link,
     }
 
 
