@@ -105,8 +105,13 @@ def seed_db(db_path: Path, farm: FarmProcess, feeds: int, now: float | None = No
         with store.db.atomic():
             for f, state in enumerate(states):
                 seqs = range(state.head, state.head - 50, -1)
-                items = [
-                    Item(maker.guid(f, s), "t", link=canonical_link(maker.link(f, s))) for s in seqs
+                items = [  # the titles too: an item is known by guid or link with its title
+                    Item(
+                        maker.guid(f, s),
+                        maker.news[maker.news_index(f, s, state)]["title"],
+                        link=canonical_link(maker.link(f, s)),
+                    )
+                    for s in seqs
                 ]
                 store.record_items(f"farm {f}", items, [], now)
                 store.save_feed_state(

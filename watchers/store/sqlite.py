@@ -177,10 +177,18 @@ class Store:
     @_guarded
     def known(self, sightings: Sequence[tuple[str, str, str]]) -> set[int]:
         """Indexes of the (feed id, link, title) sightings that are stored items by the
-        exact rules; the pre-scan parses the others, and unseen() decides about them."""
-        keys = [keys_of(*sighting) for sighting in sightings]
-        by_guid, by_link = self._stored_keys(keys)
-        return {i for i, k in enumerate(keys) if k.guid_title in by_guid or k.link_title in by_link}
+        exact rules; the pre-scan parses the others, and unseen() decides about them.
+        Most entries of a changed feed were stored under their own feed id with the very
+        same title: one read of those titles finds them, without keys."""
+        stored = self._titles_by_id([feed_id for feed_id, _, _ in sightings])
+        found = {
+            i for i, (feed_id, _, title) in enumerate(sightings) if stored.get(feed_id) == title
+        }
+        rest = {i: keys_of(*s) for i, s in enumerate(sightings) if i not in found}
+        by_guid, by_link = self._stored_keys(list(rest.values()))
+        return found | {
+            i for i, k in rest.items() if k.guid_title in by_guid or k.link_title in by_link
+        }
 
     @_guarded
     def unseen(self, items: Sequence[Item]) -> list[Item]:
@@ -257,6 +265,14 @@ class Store:
             taken.add(item.id)
             out.append(item)
         return out
+
+    def _titles_by_id(self, ids: list[str]) -> dict[str, str]:
+        titles: dict[str, str] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            sql = f"select id, title from items where id in ({','.join('?' * len(chunk))})"
+            titles.update(self.db.conn.execute(sql, chunk))
+        return titles
 
     def _taken_ids(self, ids: list[str]) -> set[str]:
         taken: set[str] = set()
