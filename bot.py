@@ -103,7 +103,7 @@ def cmd_once(config, args) -> int:
             results = await app.poll_all()
             app.pipeline.dispatch.flush_digests(time.time())
             report = await app.deliver_until(time.time() + args.wait)
-        failed = [r for r in results if r.status in ("error", "gone")]
+        failed = [r for r in results if r.status in ("error", "gone", "deferred")]
         new = sum(r.new for r in results)
         print(
             f"polled {len(results)} feeds ({len(failed)} failed), {new} new items, "
@@ -112,7 +112,8 @@ def cmd_once(config, args) -> int:
         )
         for result in failed:
             print(f"  feed {result.feed}: {result.error}", file=sys.stderr)
-        return EXIT_QUEUED if report.waiting else EXIT_OK
+        unstored = any(r.status == "deferred" for r in results)  # polled again next run
+        return EXIT_QUEUED if report.waiting or unstored else EXIT_OK
 
     return asyncio.run(once())
 

@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -42,7 +44,7 @@ def wait_for(condition, timeout: float) -> bool:
 
 
 def fast_config(path: Path, feeds, api_url: str, extra: str = "", fetch: str = "") -> Path:
-    config = write_config(path, feeds, api_url, interval="1s", fetch=fetch)
+    config = write_config(path, feeds, api_url, extra=extra, interval="1s", fetch=fetch)
     config.write_text(config.read_text().replace("[telegram]\n", "[telegram]\nper_minute = 6000\n"))
     return config
 
@@ -297,3 +299,74 @@ def test_locked_database_is_a_clear_error_and_exit_1(tmp_path, feed_server, comm
     assert done.returncode == 1
     assert "state.db: cannot open the database for writing" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def long_items(count: int) -> list[dict]:
+    """Alerting entries whose summaries need pages a full database does not have."""
+    return [
+        {"guid": f"long{n}", "title": f"{keyword_title(100 + n)} long", "summary": "x" * 2900}
+        for n in range(count)
+    ]
+
+
+def healthz(port: int) -> tuple[int, str]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as answer:
+        return answer.code, answer.read().decode()
+
+
+def test_a_full_database_keeps_the_daemon_running_and_it_catches_up_once_there_is_room(
+    tmp_path, feed_server, bot_api, bot_token, monkeypatch, free_port
+):
+    admin = "@armswatch_admins"
+    bot_api.add_chat(-100555, admin[1:])
+    feeds = [("F", feed_server.url("/f.xml"))]
+    path = tmp_path / "c.toml"
+
+    def configure(max_bytes: str) -> None:
+        fast_config(
+            path, feeds, bot_api.base_url, f'\n[metrics]\nlisten = "127.0.0.1:{free_port}"\n'
+        )
+        text = path.read_text().replace("[telegram]\n", f'[telegram]\nadmin_chat_id = "{admin}"\n')
+        path.write_text(text.replace('path = "state.db"\n', f'path = "state.db"\n{max_bytes}'))
+
+    # Two alerts wait in the outbox (Telegram was down), then the database fills up: the
+    # limit is its size now, and six new items need room it does not have.
+    feed_server.set("/f.xml", rss(keyword_items(2)))
+    configure("")
+    monkeypatch.setenv(TOKEN_ENV, bot_token)
+    bot_api.stop()
+    assert bot.main(["--config", str(path), "once", "--wait", "0"]) == bot.EXIT_QUEUED
+    bot_api.start()
+    feed_server.set("/f.xml", rss([*keyword_items(2), *long_items(6)]))
+    configure("max_bytes = 1\n")
+    daemon = start_run(path, bot_token)
+    try:
+        told = lambda text: [m for m in bot_api.messages_for(admin) if text in m.plain]  # noqa: E731
+        assert wait_for(lambda: told("cannot write its database"), timeout=20)
+        assert "state.db: record_items failed: database or disk is full" in told("cannot")[0].plain
+        status, body = healthz(free_port)
+        assert status == 503 and "database or disk is full" in body
+        # the queued alerts still go out: the store can record their sending
+        assert wait_for(lambda: len(bot_api.messages_for(CHAT)) == 2, timeout=20)
+        assert daemon.poll() is None
+        configure("")  # room again: the daemon reloads the config
+        assert wait_for(lambda: len(bot_api.messages_for(CHAT)) == 8, timeout=20)
+        assert wait_for(lambda: told("writes its database again"), timeout=20)
+        assert healthz(free_port)[0] == 200
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=10)
+    log = daemon.stderr.read()
+    assert code == 0, log[-3000:]
+    assert log.count("event=store_failing") == 1 and log.count("event=store_recovered") == 1
+    titles = Counter(m.plain.split("\n")[0] for m in bot_api.messages_for(CHAT))
+    expected = [keyword_title(n) for n in range(2)] + [
+        f"{keyword_title(100 + n)} long" for n in range(6)
+    ]
+    assert sorted(titles) == sorted(f"🚨 {t}" for t in expected)  # none lost
+    assert set(titles.values()) == {1}  # none twice
+    assert len(bot_api.messages_for(admin)) == 2  # told once each way

@@ -130,3 +130,58 @@ async def test_requests_to_one_host_are_limited_and_others_go_on(tmp_path, feed_
         assert [r.status for r in results] == ["ok"] * 9
         assert feed_server.most_in_flight == 2  # never more, and the limit was reached
         assert other.hits("/o.xml") == 1
+
+
+def long_items(count: int, start: int = 0) -> list[dict]:
+    """Alerting entries whose summaries need pages a capped database does not have."""
+    return [
+        {
+            "guid": f"long{n}",
+            "title": f"armswatch-test-keyword long story {n}",
+            "summary": "x" * 2900,
+        }
+        for n in range(start, start + count)
+    ]
+
+
+async def test_a_poll_the_full_store_cannot_record_is_deferred_and_redone_once_it_can(
+    tmp_path, feed_server
+):
+    feed_server.set("/a.xml", rss(long_items(2)))
+    config = load_config(write_config(tmp_path / "c.toml", [("A", feed_server.url("/a.xml"))]))
+    (feed,) = config.feeds
+    async with pipeline_on(config) as pipeline:
+        assert (await pipeline.poll(feed, time.time(), force=True)).alerts == 2
+        feed_server.set("/a.xml", rss(long_items(6)))
+        pipeline.store.limit_size(1)  # as if the disk were full
+        result = await pipeline.poll(feed, time.time(), force=True)
+        assert (result.status, result.kind) == ("deferred", "store")
+        assert "database or disk is full" in result.error
+        assert pipeline.unstored == {feed.url: result.error}
+        assert pipeline.store.feed_state(feed.url).items_total == 2  # nothing of it kept
+        pipeline.store.limit_size(None)
+        again = await pipeline.poll(feed, time.time(), force=True)
+        assert (again.status, again.new, again.alerts) == ("ok", 4, 4)
+        assert pipeline.unstored == {}
+        pipeline.store.close()
+    assert outbox(config) == [f"127.0.0.1/long{n}" for n in range(6)]  # each once
+
+
+async def test_a_poll_the_locked_store_cannot_record_is_deferred(tmp_path, feed_server):
+    feed_server.set("/a.xml", rss(keyword_items(2)))
+    config = load_config(write_config(tmp_path / "c.toml", [("A", feed_server.url("/a.xml"))]))
+    (feed,) = config.feeds
+    store = open_store(config.storage_path, timeout=0.2)
+    holder = sqlite3.connect(config.storage_path, isolation_level=None)
+    client = make_client(config.fetch)
+    try:
+        pipeline = Pipeline(config, store, compile_rules(config), client)
+        holder.execute("begin immediate")  # another process holds the write lock
+        result = await pipeline.poll(feed, time.time(), force=True)
+        assert result.status == "deferred" and "database is locked" in result.error
+        holder.rollback()
+        assert (await pipeline.poll(feed, time.time(), force=True)).alerts == 2
+    finally:
+        holder.close()
+        store.close()
+        await client.close()

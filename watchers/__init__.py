@@ -13,8 +13,9 @@ One item flows down the packages in this order:
 models.py (the dataclasses between stages) and errors.py (the exception tree) sit below
 all of them. The orchestration sits on top and is the only code that imports more than
 one stage: app.py (wiring), pipeline.py (one feed's poll), dispatch.py (verdicts to the
-outbox), schedule.py (the daemon), admin.py and answers.py (admin commands), check.py and
-score.py (the check and score commands).
+outbox), schedule.py (the daemon), store_watch.py (telling when writes fail and work
+again), admin.py and answers.py (admin commands), check.py and score.py (the check and
+score commands).
 """
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from watchers.config.load import Config
 from watchers.detection.rules import RuleSet, compile_rules
-from watchers.errors import ConfigError
+from watchers.errors import ConfigError, StoreUnavailable
 from watchers.feeds.fetch import make_client
 from watchers.models import Feed
 from watchers.pipeline import Pipeline, PollResult
@@ -51,7 +51,10 @@ class App:
         now = time.time()
         polls = (self.pipeline.poll(f, now, force=True) for f in feeds or self.config.feeds)
         results = await asyncio.gather(*polls)
-        self.pipeline.store.flush_feed_states()  # the cycle's deferred states, before delivery
+        try:
+            self.pipeline.store.flush_feed_states()  # the cycle's deferred states, before delivery
+        except StoreUnavailable as exc:  # they are polled again on the next run
+            log.warning("event=states_not_written error=%r", str(exc))
         return results
 
     async def deliver_until(self, deadline: float) -> DeliveryReport:
@@ -77,6 +80,8 @@ async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | N
     token = read_token(config)
     rules = rules or compile_rules(config)
     store = open_store(config.storage_path)
+    if config.storage_max_bytes:
+        store.limit_size(config.storage_max_bytes)
     stories = None
     if config.merge_stories:
         since = time.time() - config.story_window

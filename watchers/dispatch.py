@@ -56,9 +56,19 @@ class Dispatcher:
         self.store = store
         self.rules = rules
         self.stories = stories
+        self._stories_stale = False  # filed in memory, then not stored: read them again
+
+    def discard_unstored(self) -> None:
+        """The alerts_for() just made were not stored: forget the stories it filed (the
+        store's are read again before the next filing)."""
+        self._stories_stale = self.stories is not None
 
     def alerts_for(self, items: Sequence[Item], now: float) -> Outgoing:
         """Match items against the rules; one alert per item and chat, filed into stories."""
+        if self._stories_stale:
+            since = now - self.config.story_window
+            self.stories = StoryBook(self.config.story_window, self.store.recent_stories(since))
+            self._stories_stale = False
         out = Outgoing()
         muted = self.store.muted_rules(now)  # /mute: these rules' matches are not alerted
         for item in items:

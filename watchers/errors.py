@@ -6,10 +6,14 @@
     │   └── FeedGone     the feed answered 410 Gone: stop polling it
     ├── ParseError       fetched bytes are not a usable feed
     ├── StoreError       the SQLite database cannot be opened or written
+    │   └── StoreUnavailable  a write failed for a reason a retry can mend (the disk or
+    │                         [storage] max_bytes is full, the file stays locked, I/O)
     └── DeliveryError    Telegram refused an alert for good (bad request, chat not found)
 
 Stages wrap third-party exceptions in these with ``raise ... from``; the pipeline
-catches them per feed, logs them with the feed's name and goes on.
+catches them per feed, logs them with the feed's name and goes on. A StoreUnavailable
+leaves nothing half-stored: the daemon retries what it was doing and keeps running; any
+other StoreError stops it.
 """
 
 
@@ -40,6 +44,10 @@ class ParseError(ArmswatchError):
 
 class StoreError(ArmswatchError):
     """The database cannot be opened or written."""
+
+
+class StoreUnavailable(StoreError):
+    """A read or write failed for a passing reason (full, locked, I/O); retry later."""
 
 
 class DeliveryError(ArmswatchError):

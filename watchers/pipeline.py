@@ -22,7 +22,7 @@ import aiohttp
 from watchers.config.load import Config
 from watchers.detection.rules import RuleSet
 from watchers.dispatch import Dispatcher
-from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError
+from watchers.errors import ArmswatchError, FeedGone, FetchError, StoreError, StoreUnavailable
 from watchers.feeds.fetch import fetch_feed
 from watchers.feeds.parse import declared_ttl, parse_feed, scoped_id
 from watchers.feeds.prescan import Sighting, new_entries, parse_entries, scan_feed
@@ -44,7 +44,9 @@ class PollResult:
     """What one poll of one feed did."""
 
     feed: str
-    status: str  # ok | not_modified | unchanged | error | gone | waiting (not due yet)
+    # ok | not_modified | unchanged | error | gone | waiting (not due yet) |
+    # deferred (the store could not record it: polled again on the next tick)
+    status: str
     items: int = 0
     new: int = 0
     alerts: int = 0
@@ -77,6 +79,7 @@ class Pipeline:
         self.dispatch = Dispatcher(config, store, rules, stories)
         self.fetching = asyncio.Semaphore(config.fetch.concurrency)
         self.hosts: dict[str, asyncio.Semaphore] = {}  # per_host requests in flight to each
+        self.unstored: dict[str, str] = {}  # feed url -> why its last poll could not be stored
 
     def configure(self, config: Config, rules: RuleSet) -> None:
         """Take a reloaded config and its compiled rules, for every poll from now on."""
@@ -99,7 +102,9 @@ class Pipeline:
         if not force and not self._due(feed, state, now):
             return PollResult(feed.name, "waiting", error=state.error)
         try:
-            return await self._poll(feed, state, now)
+            return self._stored(feed, await self._poll(feed, state, now))
+        except StoreUnavailable as exc:
+            return self._deferred(feed, exc)
         except StoreError:
             raise  # the database is everyone's problem, not this feed's
         except ArmswatchError as exc:
@@ -107,8 +112,28 @@ class Pipeline:
         except Exception as exc:  # a bug must not stop the other feeds either
             log.exception("event=poll_crashed feed=%s", feed.name)
             result, state, notices = self._failed(feed, state, exc, now)
-        self._save(feed, state, notices, now)
+        try:
+            self._save(feed, state, notices, now)
+        except StoreUnavailable as exc:
+            return self._deferred(feed, exc)
+        return self._stored(feed, result)
+
+    def _stored(self, feed: Feed, result: PollResult) -> PollResult:
+        """A poll that recorded what it had to: the feed no longer waits for the store."""
+        if self.unstored.pop(feed.url, None) is not None:
+            log.info(
+                "event=poll_stored feed=%s note='stored after the database recovered'", feed.name
+            )
         return result
+
+    def _deferred(self, feed: Feed, exc: StoreUnavailable) -> PollResult:
+        """A poll the store could not record: nothing of it was kept, its feed state
+        included, so the feed is due again and its next poll reads the same items."""
+        if feed.url not in self.unstored:
+            log.warning("event=poll_deferred feed=%s error=%r", feed.name, str(exc))
+        self.unstored[feed.url] = str(exc)
+        self.dispatch.discard_unstored()  # stories filed in memory by this poll
+        return PollResult(feed.name, "deferred", error=str(exc), kind="store")
 
     def _save(self, feed: Feed, state: FeedState, notices: list[QueuedAlert], now: float) -> None:
         """A poll that stored nothing else defers its state (see Store: a lost one only

@@ -1,4 +1,11 @@
-"""The daemon: APScheduler polls each feed on its interval; config reload; clean shutdown."""
+"""The daemon: APScheduler polls each feed on its interval; config reload; clean shutdown.
+
+Storage trouble (StoreUnavailable: the disk or [storage] max_bytes is full, the file stays
+locked) does not stop it: polls that cannot be stored are polled again on their next
+tick, deferred feed states wait in memory, delivery records what it can; the log, the
+admin chat and /healthz say so once when writes start failing and once when they work
+again (store_watch.py). Any other StoreError stops `run` with exit code 1.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import logging
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,11 +28,12 @@ from watchers.admin import start_admin
 from watchers.app import App, open_app, read_token
 from watchers.config.load import Config, load_config
 from watchers.detection.rules import compile_rules
-from watchers.errors import ArmswatchError
+from watchers.errors import ArmswatchError, StoreUnavailable
 from watchers.models import Feed
 from watchers.ops.metrics import Metrics, serve_metrics
 from watchers.ops.report import weekly_report
 from watchers.pipeline import poll_tick
+from watchers.store_watch import StoreWatch
 
 log = logging.getLogger("armswatch.schedule")
 
@@ -48,6 +57,7 @@ class Daemon:
         self.fatal: str | None = None  # why the daemon had to stop, if it had to
         self.polling: set[asyncio.Task] = set()
         self.metrics = Metrics()
+        self.store_watch = StoreWatch(app, self.metrics)
 
     async def run(self) -> None:
         """Schedule every feed, deliver continuously, and wait for a stop signal."""
@@ -108,16 +118,26 @@ class Daemon:
     async def flush_states(self) -> None:
         """Write the feed states that polls deferred (see Store); async, so that APScheduler
         runs it on the loop, not in a thread."""
+        self._storing("feed states", self.app.pipeline.store.flush_feed_states)
+
+    def _storing(self, job: str, write: Callable[[], object]) -> None:
+        """Run a write of a job: a passing failure is noted (the job runs again), any
+        other stops the daemon."""
         try:
-            self.app.pipeline.store.flush_feed_states()
-        except ArmswatchError as exc:  # the store failed: nothing can be recorded, stop
+            write()
+        except StoreUnavailable as exc:
+            self.store_watch.note(job, exc)
+        except ArmswatchError as exc:  # the store failed for good: stop
             self.fail(str(exc))
+        else:
+            self.store_watch.note(job, None)
 
     def schedule_feeds(self, feeds: tuple[Feed, ...]) -> None:
         """Add, reschedule or remove feed jobs to match the configured feeds."""
         wanted = {feed.url: feed for feed in feeds}
         for url in set(self.feeds) - set(wanted):
             self.scheduler.remove_job(url)
+            self.app.pipeline.unstored.pop(url, None)  # no longer waits to be stored
             log.info("event=feed_removed feed=%s", self.feeds.pop(url).name)
         for url, feed in wanted.items():
             if self.feeds.get(url) == feed:
@@ -166,19 +186,23 @@ class Daemon:
         finally:
             self.polling.discard(task)
         self.metrics.record_poll(result, time.time() - started)
-        if result.alerts:
-            self.wake_delivery.set()
+        if result.alerts or self.store_watch.changed():
+            self.wake_delivery.set()  # alerts to send, or news about the store to tell
 
     async def deliver_forever(self) -> None:
         """Deliver the outbox whenever alerts are queued, and on a regular tick for retries
         and for digests that have become due."""
         while not self.stopping.is_set():
+            self._storing("digests", lambda: self.app.pipeline.dispatch.flush_digests(time.time()))
             try:
-                self.app.pipeline.dispatch.flush_digests(time.time())
                 report = await self.app.deliverer.deliver_due(until=time.time() + 3600)
                 self.metrics.record_delivery(report)
+                self.store_watch.note("delivery", None)
+            except StoreUnavailable as exc:  # its reads failed for now
+                self.store_watch.note("delivery", exc)
             except ArmswatchError as exc:
                 self.fail(str(exc))
+            await self.store_watch.report()
             self.wake_delivery.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake_delivery.wait(), DELIVERY_TICK)
@@ -216,6 +240,8 @@ class Daemon:
                 "event=config_partial note='[storage], [telegram] and [metrics] apply on restart'"
             )
             config = replace(config, **{key: getattr(old, key) for key in at_restart})
+        if config.storage_max_bytes != old.storage_max_bytes:
+            self.limit_size(config.storage_max_bytes)
         self.app.config = config
         self.app.pipeline.configure(config, rules)
         self.schedule_feeds(config.feeds)
@@ -240,11 +266,22 @@ class Daemon:
             misfire_grace_time=3600,
         )
 
+    def limit_size(self, max_bytes: int | None) -> None:
+        """Apply an edited [storage] max_bytes to the open database."""
+        try:
+            limit = self.app.pipeline.store.limit_size(max_bytes)
+        except ArmswatchError as exc:
+            log.error("event=store_limit_failed error=%r", str(exc))
+            return
+        log.info("event=store_limited max_bytes=%s", limit if max_bytes else "none")
+
     async def send_report(self) -> None:
         """The weekly job: the last 7 days' chart to the channel (or to a file, no token)."""
         config = self.app.config
         try:
             await weekly_report(config, self.app.pipeline.store, read_token(config), time.time())
+        except StoreUnavailable as exc:  # its reads failed for now: skip this week's
+            log.warning("event=report_skipped error=%r", str(exc))
         except ArmswatchError as exc:  # the store failed
             self.fail(str(exc))
 

@@ -130,6 +130,21 @@ def test_healthz_follows_the_last_completed_poll(served):
     assert healthz(origin) == 200
 
 
+def test_healthz_fails_while_writes_fail_and_says_why(served):
+    metrics, clock, origin = served
+    metrics.record_store("s.db: record_items failed: database or disk is full")
+    clock.now += 30
+    answer = httpx.get(f"{origin}/healthz", timeout=5)
+    assert answer.status_code == 503
+    assert (
+        answer.text
+        == "store: writes fail (30s): s.db: record_items failed: database or disk is full\n"
+    )
+    assert sample(origin, "armswatch_store_writable") == 0
+    metrics.record_store(None)
+    assert healthz(origin) == 200 and sample(origin, "armswatch_store_writable") == 1
+
+
 def test_counters_from_poll_results_and_delivery_reports(served):
     metrics, _clock, origin = served
     metrics.record_poll(PollResult("a", "ok", items=5, new=3, alerts=2), 0.4)

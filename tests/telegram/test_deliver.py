@@ -1,6 +1,7 @@
 """Outbox delivery through python-telegram-bot against the fake Bot API."""
 
 import asyncio
+import sqlite3
 import time
 from datetime import timedelta
 
@@ -123,3 +124,49 @@ async def test_wrong_token_keeps_alerts_and_never_shows_the_token(store, bot_api
 @pytest.mark.parametrize("value,seconds", [(3, 3.0), (timedelta(seconds=7), 7.0)])
 def test_retry_after_int_or_timedelta(value, seconds):
     assert retry_after_seconds(value) == seconds
+
+
+class LockingSender:
+    """The real sender; once the first message went out, another connection holds the
+    database's write lock (another process writing, for longer than the busy timeout)."""
+
+    def __init__(self, sender: TelegramSender, path):
+        self.sender = sender
+        self.holder = sqlite3.connect(path, isolation_level=None)
+        self.locked_once = False
+
+    async def send(self, chat_id: str, html: str, reply_to: int | None = None) -> int | None:
+        message_id = await self.sender.send(chat_id, html, reply_to)
+        if not self.locked_once:
+            self.holder.execute("begin immediate")
+            self.locked_once = True
+        return message_id
+
+    async def edit(self, chat_id: str, message_id: int | None, html: str) -> None:
+        await self.sender.edit(chat_id, message_id, html)
+
+    def release(self) -> None:
+        self.holder.rollback()
+
+
+async def test_a_send_the_store_cannot_record_is_not_repeated_and_recorded_later(
+    tmp_path, sender, bot_api
+):
+    store = open_store(tmp_path / "l.db", timeout=0.2)
+    queue(store, ("a", CHAT, "first"), ("b", CHAT, "second"))
+    locking = LockingSender(sender, tmp_path / "l.db")
+    deliverer = Deliverer(store, locking, per_minute=None)
+    try:
+        report = await deliverer.deliver_due(until=time.time() + 5)
+        assert report.sent == 1 and "database is locked" in deliverer.trouble
+        assert [m.plain for m in bot_api.messages] == ["first"]  # b's attempt not recordable
+        await deliverer.deliver_due(until=time.time() + 5)  # still locked
+        assert [m.plain for m in bot_api.messages] == ["first"]  # a is not sent again
+        locking.release()
+        report = await deliverer.deliver_due(until=time.time() + 5)
+        assert [m.plain for m in bot_api.messages] == ["first", "second"]
+        assert statuses(store) == [("a", "sent"), ("b", "sent")]
+        assert deliverer.trouble is None and report.waiting == 0
+    finally:
+        locking.holder.close()
+        store.close()

@@ -60,6 +60,7 @@ class Config:
     path: Path
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     storage_path: Path = Path("armswatch.db")
+    storage_max_bytes: int | None = None  # the database file grows no larger
     interval: float = 600.0
     min_interval: float | None = None  # set: feeds that post often are polled this often
     jitter: float = 30.0
@@ -148,6 +149,7 @@ def parse_config(text: str, path: Path) -> Config:
         path=path,
         telegram=TelegramConfig(**telegram),
         storage_path=storage_path if storage_path.is_absolute() else base / storage_path,
+        storage_max_bytes=storage.get("max_bytes"),
         interval=interval,
         min_interval=schedule.get("min_interval"),
         jitter=schedule.get("jitter", Config.jitter),

@@ -133,7 +133,7 @@ TELEGRAM: Schema = {
     "send_timeout": _positive_duration,
     "admins": _user_ids,
 }
-STORAGE: Schema = {"path": _text}
+STORAGE: Schema = {"path": _text, "max_bytes": _positive_int}
 SCHEDULE: Schema = {
     "interval": _positive_duration,
     "min_interval": _positive_duration,

@@ -38,6 +38,8 @@ class Metrics:
         self.last_poll: float | None = None
         self.stall_after: float | None = None  # None: no feeds, nothing can stall
         self.feed_status: dict[str, str] = {}
+        self.store_trouble: str | None = None  # why writes fail, while they do
+        self.store_failing_since: float | None = None
         self._define()
 
     def _define(self) -> None:
@@ -80,6 +82,12 @@ class Metrics:
         lag.set_function(self.poll_lag)
         failing = Gauge("armswatch_feeds_failing", "Feeds whose last poll failed", registry=reg)
         failing.set_function(lambda: sum(s in FAILING for s in list(self.feed_status.values())))
+        writable = Gauge(
+            "armswatch_store_writable",
+            "1 while the database takes writes, 0 while not",
+            registry=reg,
+        )
+        writable.set_function(lambda: 0 if self.store_trouble else 1)
 
     def record_poll(self, result: PollResult, seconds: float) -> None:
         """Count one finished poll."""
@@ -99,6 +107,12 @@ class Metrics:
         self.alerts_sent.inc(report.sent)
         self.alerts_failed.inc(report.failed)
         self.outbox_depth.set(report.waiting)
+
+    def record_store(self, trouble: str | None) -> None:
+        """Whether the database takes writes: None, or why not."""
+        if trouble and not self.store_trouble:
+            self.store_failing_since = self.clock()
+        self.store_trouble = trouble
 
     def watch_feeds(self, feeds: Iterable[Feed], jitter: float, timeout: float) -> None:
         """Polling has stalled when no poll completed for 2 x the shortest interval + slack.
@@ -120,7 +134,11 @@ class Metrics:
         return max(0.0, self.clock() - (self.last_poll or self.started))
 
     def health(self) -> tuple[bool, str]:
-        """(alive, reason): alive while polls keep completing."""
+        """(alive, reason): alive while polls keep completing and the database takes writes."""
+        trouble, since = self.store_trouble, self.store_failing_since
+        if trouble:
+            failing = self.clock() - (since or self.clock())
+            return False, f"store: writes fail ({failing:.0f}s): {trouble}"
         lag, limit = self.poll_lag(), self.stall_after
         if limit is None:
             return True, "ok: no feeds to poll"

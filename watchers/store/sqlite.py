@@ -3,6 +3,7 @@ are in tables.py."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sqlite3
@@ -14,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from watchers.errors import StoreError
+from watchers.errors import StoreError, StoreUnavailable
 from watchers.models import Alert, DigestEntry, EventRow, Item, StoryRow
 from watchers.store.identity import Keys, key, keys_of, small_edit, title_words
 from watchers.store.tables import (
@@ -70,27 +71,87 @@ class QueuedAlert:
     story_id: str | None = None
 
 
-def _guarded(method: Callable) -> Callable:
-    """Turn SQLite errors into StoreError naming the database file."""
+# SQLite's primary result codes that a retry can mend: the file is locked (busy, locked),
+# read-only for now (a remount), an I/O error, the disk (or max_page_count) is full.
+_PASSING = {5, 6, 8, 10, 13}
+_LOCKED = {5, 6}
+SHORT_WAIT = 0.2  # seconds a write waits for a lock while the file stays locked
 
+
+def _guard(method: Callable, writes: bool) -> Callable:
     @functools.wraps(method)
     def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {method.__name__} failed: {exc}") from exc
+            raise self._failed(method.__name__, exc) from exc
+        if writes and self._waiting_short:
+            self._wait_long()
+        return result
 
     return guarded
+
+
+def _guarded(method: Callable) -> Callable:
+    """Turn SQLite errors into StoreError naming the database file (StoreUnavailable
+    for those a retry can mend)."""
+    return _guard(method, writes=False)
+
+
+def _writing(method: Callable) -> Callable:
+    """_guarded, for a method that writes: once one succeeds, a lock is waited for as
+    long as the connection's timeout again."""
+    return _guard(method, writes=True)
 
 
 class Store:
     """SQLite state of armswatch; open with open_store()."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path):
+    def __init__(self, db: sqlite_utils.Database, path: Path, timeout: float = 5.0):
         self.db = db
         self.path = path
+        self.timeout = timeout
         self._states: dict[str, FeedState] | None = None  # every feed's state, read once
         self._pending: dict[str, FeedState] = {}  # deferred: in _states, not yet in SQLite
+        self._batch_failed = False  # the last write of deferred states failed
+        self._waiting_short = False  # the file stayed locked: writes wait SHORT_WAIT
+        self._max_pages = db.execute("pragma max_page_count").fetchone()[0]  # SQLite's own
+
+    # trouble ----------------------------------------------------------------
+    # A write that fails for a passing reason raises StoreUnavailable and leaves nothing
+    # behind: its transaction is rolled back and what is kept in memory (feed states) is
+    # only updated after a commit. While the file stays locked, writes wait SHORT_WAIT
+    # instead of the whole busy timeout, so a locked file does not hold the event loop up.
+    def _failed(self, name: str, exc: sqlite3.Error) -> StoreError:
+        """The StoreError for an SQLite error of a method; no transaction is left open."""
+        if self.db.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.conn.execute("rollback")
+        code = getattr(exc, "sqlite_errorcode", -1) & 0xFF
+        message = f"{self.path}: {name} failed: {exc}"
+        if code not in _PASSING:
+            return StoreError(message)
+        if code in _LOCKED and not self._waiting_short:
+            self._set_busy_timeout(SHORT_WAIT)
+            self._waiting_short = True
+        return StoreUnavailable(message)
+
+    def _wait_long(self) -> None:
+        self._set_busy_timeout(self.timeout)
+        self._waiting_short = False
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.conn.execute(f"pragma busy_timeout = {int(seconds * 1000)}")
+
+    @_writing
+    def limit_size(self, max_bytes: int | None) -> int:
+        """Let the file hold at most max_bytes ([storage] max_bytes; SQLite's
+        max_page_count, never below the pages it has); None: no limit. The limit in
+        bytes."""
+        page = self.db.conn.execute("pragma page_size").fetchone()[0]
+        pages = self._max_pages if max_bytes is None else max(1, max_bytes // page)
+        return self.db.conn.execute(f"pragma max_page_count = {pages}").fetchone()[0] * page
 
     def close(self) -> None:
         """Write the deferred feed states, then close the database."""
@@ -120,7 +181,7 @@ class Store:
         """All feed states."""
         return list(self._all_states().values())
 
-    @_guarded
+    @_writing
     def save_feed_state(self, state: FeedState) -> None:
         """Write a feed's state now (with any deferred ones)."""
         with self.db.atomic():
@@ -129,20 +190,24 @@ class Store:
 
     @_guarded
     def defer_feed_state(self, state: FeedState) -> None:
-        """Keep a feed's state, to be written with the next batch (see above)."""
+        """Keep a feed's state, to be written with the next batch (see above). When the
+        last batch failed, the next is left to flush_feed_states' callers (the timer)."""
         self._all_states()[state.url] = state
         self._pending[state.url] = state
-        if len(self._pending) >= STATE_BATCH:
-            self.flush_feed_states()
+        if len(self._pending) >= STATE_BATCH and not self._batch_failed:
+            with contextlib.suppress(StoreUnavailable):
+                self.flush_feed_states()
 
-    @_guarded
+    @_writing
     def flush_feed_states(self) -> int:
         """Write the deferred feed states in one transaction; how many there were."""
         count = len(self._pending)
         if count:
+            self._batch_failed = True
             with self.db.atomic():
                 self._write_states([])
             self._settle_states([])
+        self._batch_failed = False
         return count
 
     def _all_states(self) -> dict[str, FeedState]:
@@ -282,7 +347,7 @@ class Store:
             taken.update(row[0] for row in self.db.conn.execute(sql, chunk))
         return taken
 
-    @_guarded
+    @_writing
     def record_items(
         self,
         feed: str,
@@ -329,22 +394,22 @@ class Store:
         sql = "select count(*) as n from outbox where status in (?, ?)"
         return self._select(sql, [PENDING, SENDING])[0]["n"]
 
-    @_guarded
+    @_writing
     def mark_sending(self, alert_id: int, now: float) -> None:
         """Record an attempt before it is made, so a crash mid-send is visible."""
         self._update(alert_id, status=SENDING, attempts_inc=True, last_attempt=now)
 
-    @_guarded
+    @_writing
     def mark_sent(self, alert_id: int, message_id: int | None, now: float) -> None:
         """Telegram accepted the alert."""
         self._update(alert_id, status=SENT, message_id=message_id, sent_at=now, error="")
 
-    @_guarded
+    @_writing
     def mark_retry(self, alert_id: int, error: str, next_attempt: float) -> None:
         """The attempt failed for a passing reason; try again later."""
         self._update(alert_id, status=PENDING, error=error, next_attempt=next_attempt)
 
-    @_guarded
+    @_writing
     def mark_failed(self, alert_id: int, error: str) -> None:
         """Telegram refused the alert for good."""
         self._update(alert_id, status=FAILED, error=error)
@@ -405,7 +470,7 @@ class Store:
         )
         return [(row["id"], row["line"]) for row in self._select(sql, [rule, chat_id, cadence])]
 
-    @_guarded
+    @_writing
     def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> None:
         """Queue a digest message and mark its items as sent in it, in one transaction."""
         with self.db.atomic():
@@ -435,7 +500,7 @@ class Store:
         rows = self._select(sql, [item_id, chat_id])
         return (rows[0]["status"], rows[0]["message_id"], rows[0]["text"]) if rows else None
 
-    @_guarded
+    @_writing
     def settle_edits(self, target_item: str, chat_id: str, now: float) -> None:
         """Pending edits of one message are all done once its latest edit went out."""
         with self.db.atomic():
@@ -471,7 +536,7 @@ class Store:
         sql = "select rule, until from mutes where until > ?"
         return {row["rule"]: row["until"] for row in self._select(sql, [now])}
 
-    @_guarded
+    @_writing
     def mute_rule(self, rule: str, until: float, by: int, now: float) -> None:
         """Hold back a rule's alerts until a moment (replacing an earlier mute)."""
         with self.db.atomic():
@@ -479,7 +544,7 @@ class Store:
                 {"rule": rule, "until": until, "muted_by": by, "muted_at": now}, pk="rule"
             )
 
-    @_guarded
+    @_writing
     def unmute_rule(self, rule: str, now: float) -> bool:
         """End a rule's mute; False when it was not muted."""
         with self.db.atomic():
@@ -539,14 +604,15 @@ def open_store(path: Path, timeout: float = 5.0) -> Store:
                 f"knows up to {SCHEMA_VERSION}): upgrade armswatch, or set another "
                 "[storage] path"
             )
+        fresh = not db["items"].exists()
         db.conn.executescript(SCHEMA)
         add_missing_columns(db)
-        upgrade(db, version)
+        upgrade(db, version, fresh)
         db.execute("begin immediate")
         db.execute("rollback")
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"{path}: cannot open the database for writing: {exc}") from exc
-    return Store(db, path)
+    return Store(db, path, timeout)
 
 
 def now() -> float:

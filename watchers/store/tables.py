@@ -76,7 +76,7 @@ def add_missing_columns(db: sqlite_utils.Database) -> None:
                 db[table].add_column(name, kind)
 
 
-def upgrade(db: sqlite_utils.Database, version: int) -> None:
+def upgrade(db: sqlite_utils.Database, version: int, fresh: bool = False) -> None:
     """Bring a new file, or one of an older schema version, to SCHEMA_VERSION in one
     transaction (a kill leaves it as it was).
 
@@ -92,7 +92,8 @@ def upgrade(db: sqlite_utils.Database, version: int) -> None:
         for statement in filter(str.strip, INDEXES.split(";")):
             db.execute(statement)
         db.execute(f"pragma user_version = {SCHEMA_VERSION}")
-    log.info("event=store_upgraded from=%d to=%d items=%d", version, SCHEMA_VERSION, count)
+    if not fresh:
+        log.info("event=store_upgraded from=%d to=%d items=%d", version, SCHEMA_VERSION, count)
 
 
 def _add_identity_keys(db: sqlite_utils.Database, chunk: int = 20_000) -> int:

@@ -5,6 +5,11 @@ Retry policy: an alert is marked ``sending`` (attempts + 1) before each attempt 
 Telegram, so it is retried: a timeout or a crash mid-send can cause at most one
 duplicate of that one alert, never a loss. Per chat, alerts go out in queue order; a
 passing failure (429, 5xx, network) holds back the rest of that chat only.
+
+When the store cannot record (StoreUnavailable: the disk is full, the file is locked),
+an alert whose attempt cannot be recorded is not sent, and a sent alert whose ``sent``
+cannot be recorded is remembered in memory, kept from being sent again and recorded on
+the next pass; `trouble` says why, until a pass records everything it did.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import timedelta
 from typing import Protocol, TextIO, TypeVar
 
 from watchers.config.load import TelegramConfig
+from watchers.errors import StoreUnavailable
 from watchers.models import Alert
 from watchers.store.sqlite import FAILED, SENT, Store
 from watchers.telegram.message import console_text, with_sources
@@ -169,16 +175,43 @@ class Deliverer:
         self.sender = sender
         self.per_minute = per_minute
         self.clock = clock
+        self.trouble: str | None = None  # why the last pass could not record everything
+        self.unrecorded: dict[int, tuple[Alert, int | None, float]] = {}  # sent, not marked
+        self._failures: list[str] = []  # of this pass
 
     async def deliver_due(self, until: float) -> DeliveryReport:
         """Send every due alert, chats in parallel, giving up on waits past `until`."""
         report = DeliveryReport()
+        self._failures = []
+        self._record_unrecorded()
         by_chat: dict[str, list[Alert]] = {}
         for alert in self.store.due_alerts(self.clock(), limit=1000):
-            by_chat.setdefault(alert.chat_id, []).append(alert)
+            if alert.id not in self.unrecorded:
+                by_chat.setdefault(alert.chat_id, []).append(alert)
         await asyncio.gather(*(self._deliver_chat(a, until, report) for a in by_chat.values()))
-        report.waiting = self.store.undelivered_count()
+        report.waiting = self.store.undelivered_count() - len(self.unrecorded)
+        self.trouble = self._failures[-1] if self._failures else None
         return report
+
+    def _record(self, mark: Callable[..., object], *args: object) -> bool:
+        """Record a step of delivery in the store; False (noted) when it cannot."""
+        try:
+            mark(*args)
+        except StoreUnavailable as exc:
+            self._failures.append(str(exc))
+            return False
+        return True
+
+    def _record_unrecorded(self) -> None:
+        """Record the sends that the store could not record when they happened."""
+        for alert_id, (alert, message_id, when) in list(self.unrecorded.items()):
+            if self._record(self._mark_sent, alert, message_id, when):
+                del self.unrecorded[alert_id]
+
+    def _mark_sent(self, alert: Alert, message_id: int | None, when: float) -> None:
+        self.store.mark_sent(alert.id, message_id, when)
+        if alert.kind == "edit" and alert.target_item:
+            self.store.settle_edits(alert.target_item, alert.chat_id, when)
 
     async def _deliver_chat(self, alerts: list[Alert], until: float, report: DeliveryReport):
         for alert in alerts:
@@ -190,12 +223,13 @@ class Deliverer:
         while True:
             if not await self._wait_for_pace(alert.chat_id, until):
                 return False
-            self.store.mark_sending(alert.id, self.clock())
+            if not self._record(self.store.mark_sending, alert.id, self.clock()):
+                return False  # an attempt that cannot be recorded is not made
             attempts += 1
             try:
                 message_id = await self._attempt(alert)
             except Rejected as exc:
-                self.store.mark_failed(alert.id, str(exc))
+                self._record(self.store.mark_failed, alert.id, str(exc))
                 log.error(
                     "event=alert_rejected alert=%s chat=%s reason=%r",
                     alert.id,
@@ -206,7 +240,7 @@ class Deliverer:
                 return True
             except RetryLater as exc:
                 delay = exc.delay if exc.delay is not None else _backoff(attempts)
-                self.store.mark_retry(alert.id, str(exc), self.clock() + delay)
+                self._record(self.store.mark_retry, alert.id, str(exc), self.clock() + delay)
                 log.warning(
                     "event=alert_retry alert=%s chat=%s wait=%.1fs reason=%r",
                     alert.id,
@@ -218,9 +252,8 @@ class Deliverer:
                     return False
                 await asyncio.sleep(delay)
                 continue
-            self.store.mark_sent(alert.id, message_id, self.clock())
-            if alert.kind == "edit" and alert.target_item:
-                self.store.settle_edits(alert.target_item, alert.chat_id, self.clock())
+            if not self._record(self._mark_sent, alert, message_id, self.clock()):
+                self.unrecorded[alert.id] = (alert, message_id, self.clock())
             report.sent += 1
             log.info(
                 "event=alert_sent alert=%s chat=%s message_id=%s",
