@@ -92,7 +92,7 @@ def write_config(
 
 def seed_db(db_path: Path, farm: FarmProcess, feeds: int, now: float | None = None) -> None:
     """Write the database a first poll of the farm's feeds would leave (without parsing)."""
-    from watchers.feeds.parse import canonical_link
+    from watchers.feeds.parse import MAX_TITLE, canonical_link, clean_text
     from watchers.models import Item
     from watchers.store.sqlite import FeedState as StoredState
     from watchers.store.sqlite import open_store
@@ -105,10 +105,10 @@ def seed_db(db_path: Path, farm: FarmProcess, feeds: int, now: float | None = No
         with store.db.atomic():
             for f, state in enumerate(states):
                 seqs = range(state.head, state.head - 50, -1)
-                items = [  # the titles too: an item is known by guid or link with its title
+                items = [  # the titles too (as parsed): an item is known by them
                     Item(
                         maker.guid(f, s),
-                        maker.news[maker.news_index(f, s, state)]["title"],
+                        clean_text(maker.news[maker.news_index(f, s, state)]["title"], MAX_TITLE),
                         link=canonical_link(maker.link(f, s)),
                     )
                     for s in seqs
