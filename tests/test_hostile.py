@@ -152,10 +152,14 @@ def served(
     return serve
 
 
-def failing(path: str, status: int, headers: dict | None = None) -> Callable[[Lab], str]:
+def failing(
+    path: str, status: int, headers: dict | Callable[[], dict] | None = None
+) -> Callable[[Lab], str]:
+    """Answer path with status and headers (made when the run starts, if a function)."""
+
     def serve(lab: Lab) -> str:
         lab.feeds.set(path, rss([{"guid": path, "title": f"{path} {KEYWORD}"}]))
-        lab.feeds.fail(path, status, headers=headers)
+        lab.feeds.fail(path, status, headers=headers() if callable(headers) else headers)
         return lab.feeds.url(path)
 
     return serve
@@ -332,7 +336,8 @@ CASES = [
     ),
     Case(
         "http-429-retry-date",
-        failing("/429.xml", 429, {"Retry-After": retry_date(2)}),
+        # a date two hours from when the run starts, not from when the module was read
+        failing("/429.xml", 429, lambda: {"Retry-After": retry_date(2)}),
         "error",
         "HTTP 429",
         retry_after=7000,
