@@ -89,3 +89,13 @@ def test_errors_a_retry_cannot_mend_stay_store_errors(store, tmp_path):
     with pytest.raises(StoreError, match="no such table") as caught:
         store.muted_rules(1.0)
     assert not isinstance(caught.value, StoreUnavailable)
+
+
+def test_closing_a_full_database_lets_the_deferred_states_go(tmp_path):
+    store = open_store(tmp_path / "c.db")
+    store.limit_size(1)
+    store.defer_feed_state(FeedState(url="a", etag="1" * 20000))
+    store.close()  # no error: the state only means a re-poll at the next start
+    again = open_store(tmp_path / "c.db")
+    assert again.feed_state("a") == FeedState(url="a")
+    again.close()

@@ -154,9 +154,11 @@ class Store:
         return self.db.conn.execute(f"pragma max_page_count = {pages}").fetchone()[0] * page
 
     def close(self) -> None:
-        """Write the deferred feed states, then close the database."""
+        """Write the deferred feed states, then close the database. States that cannot be
+        written now (a full disk) are let go: they only mean a re-poll at the next start."""
         try:
-            self.flush_feed_states()
+            with contextlib.suppress(StoreUnavailable):
+                self.flush_feed_states()
         finally:
             self.db.close()
 
