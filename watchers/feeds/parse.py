@@ -81,9 +81,11 @@ def html_to_text(html: str, limit: int = MAX_SUMMARY) -> str:
 
 def clean_text(text: str, limit: int = MAX_SUMMARY) -> str:
     """Text without control characters, white space folded, clipped to limit."""
-    text = _SPACES.sub(" ", text).strip()
-    if not text.isprintable():  # rare: only then look at each character
-        text = _SPACES.sub(" ", "".join(ch for ch in text if _is_printable(ch))).strip()
+    folded = text.isascii() and text.isprintable() and "  " not in text  # already, mostly
+    if not folded or text[:1] == " " or text[-1:] == " ":
+        text = _SPACES.sub(" ", text).strip()
+        if not text.isprintable():  # rare: only then look at each character
+            text = _SPACES.sub(" ", "".join(ch for ch in text if _is_printable(ch))).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

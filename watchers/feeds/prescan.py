@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from feedparser.mixin import _FeedParserMixin
 from lxml import etree
@@ -23,8 +24,7 @@ from watchers.feeds.parse import MAX_TITLE, canonical_link, clean_text, html_to_
 from watchers.models import Item
 
 
-@dataclass(frozen=True)
-class Sighting:
+class Sighting(NamedTuple):  # a tuple: made for every entry of every changed feed
     """What identifies an entry: its guid (as written), canonical link and title."""
 
     guid: str
@@ -73,9 +73,11 @@ def _title_text(title: etree._Element, atom: bool) -> str:
     """A title's text as parse_feed gives it: feedparser reads an Atom title by its type
     (text when it has none), an RSS title as HTML when it looks like HTML (closing tags
     of HTML elements only, or entities), else as text."""
-    text = "".join(title.itertext())
-    kind = title.get("type")
-    html = kind in ("html", "xhtml", "text/html") if atom else _looks_like_html(text)
+    text = (title.text or "") if len(title) == 0 else "".join(title.itertext())
+    if atom:
+        html = title.get("type") in ("html", "xhtml", "text/html")
+    else:  # most titles have neither "<" nor "&": no need to ask
+        html = ("<" in text or "&" in text) and _looks_like_html(text)
     return html_to_text(text, MAX_TITLE) if html else clean_text(text, MAX_TITLE)
 
 
