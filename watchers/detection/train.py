@@ -295,13 +295,38 @@ def train(examples: Sequence[Example], actors: LabelActors | None = None) -> Mod
     return model
 
 
-def build_model(data: Path, out: Path) -> Model:
-    """Read the labelled news, train, and write the model file; the model is returned."""
+def train_on(data: Path, extra: Sequence[dict] = ()) -> Model:
+    """A model trained on the labelled news and extra labelled items (the channel's
+    corrections)."""
     reader = Reader()
-    examples = [reader.example(record) for record in read_labelled(data)]
+    examples = [reader.example(record) for record in [*read_labelled(data), *extra]]
     if not any(e.label for e in examples) or all(e.label for e in examples):
         raise ConfigError(f"{data}: needs items labelled 1 and items labelled 0")
     model = train(examples)
     model.about["data"] = data.name
+    if extra:
+        model.about["feedback"] = len(extra)
+    return model
+
+
+def build_model(data: Path, out: Path, extra: Sequence[dict] = ()) -> Model:
+    """Train as train_on does and write the model file."""
+    model = train_on(data, extra)
     out.write_text(model.to_json(), encoding="utf-8")
     return model
+
+
+def verdict_changes(
+    old: Model, new: Model, examples: Sequence[Example]
+) -> tuple[list[Example], list[Example]]:
+    """The items the new model alerts and the old does not, and the reverse."""
+    alerted, dropped = [], []
+    for example in examples:
+        if example.features is None:
+            continue
+        before, after = old.score(example.features) >= 0.5, new.score(example.features) >= 0.5
+        if after and not before:
+            alerted.append(example)
+        elif before and not after:
+            dropped.append(example)
+    return alerted, dropped
