@@ -14,7 +14,8 @@ models.py (the dataclasses between stages) and errors.py (the exception tree) si
 all of them. The orchestration sits on top and is the only code that imports more than
 one stage: app.py (wiring), pipeline.py (one feed's poll), dispatch.py (verdicts to the
 outbox), schedule.py (the daemon), admin.py and answers.py (admin commands), check.py and
-score.py (the check and score commands).
+score.py (the check and score commands), and cli.py (the command line: `armswatch`,
+`python bot.py`).
 """
 
 __version__ = "0.1.0"
