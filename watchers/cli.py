@@ -51,10 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="FILE", default="report.png", help="(report.png)")
     report.add_argument("--top", type=int, help="supplier -> recipient pairs shown ([report] top)")
     report.add_argument("--send", action="store_true", help="also send it to the channel now")
-    for sub in commands.choices.values():
+    actions = add_feeds_parser(commands)
+    for sub in [*commands.choices.values(), *actions.choices.values()]:
         sub.add_argument("--config", default=argparse.SUPPRESS, help="config file")
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     return parser
+
+
+def add_feeds_parser(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """`feeds import FILE [--dry-run] | export | list`; the parsers of its actions."""
+    feeds = commands.add_parser("feeds", help="import, export or list the configured feeds")
+    actions = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("import", help="add the feeds of an OPML file to the config file")
+    add.add_argument("file", help="an OPML file, as feed readers export them")
+    add.add_argument("--dry-run", action="store_true", help="only print what it would add")
+    actions.add_parser("export", help="write the configured feeds as OPML 2.0 to stdout")
+    actions.add_parser("list", help="each feed's name, URL, interval and stored status")
+    return actions
 
 
 def duration(text: str) -> float:
@@ -223,6 +236,22 @@ def cmd_report(config, args) -> int:
     return EXIT_OK
 
 
+def cmd_feeds(config, args) -> int:
+    import time
+    from pathlib import Path
+
+    from watchers.feedlist import export_feeds, import_feeds, list_feeds
+
+    if args.action == "import":
+        lines = import_feeds(config.path, Path(args.file), args.dry_run)
+    elif args.action == "export":
+        lines = [export_feeds(config).decode("utf-8").rstrip("\n")]
+    else:
+        lines = list_feeds(config, time.time())
+    print("\n".join(lines))
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": cmd_run,
     "once": cmd_once,
@@ -231,4 +260,5 @@ COMMANDS = {
     "explain": cmd_explain,
     "export": cmd_export,
     "report": cmd_report,
+    "feeds": cmd_feeds,
 }
