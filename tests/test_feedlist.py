@@ -11,6 +11,7 @@ import pytest
 from tests.helpers import run_bot
 from watchers.config.load import load_config
 from watchers.config.opml import read_opml
+from watchers.feedlist import rough_age
 from watchers.store.sqlite import FeedState, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,3 +140,20 @@ def test_list_before_any_poll_creates_no_database(config):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("not polled yet") == 25
     assert not (config.parent / "armswatch.db").exists()
+
+
+@pytest.mark.parametrize(
+    "seconds,text",
+    [
+        (-2, "0s"),
+        (0.4, "0s"),
+        (59, "59s"),
+        (60, "1m"),
+        (181.7, "3m"),
+        (3599, "59m"),
+        (7300, "2h"),
+        (90000, "1d"),
+    ],
+)
+def test_rough_age(seconds, text):
+    assert rough_age(seconds) == text

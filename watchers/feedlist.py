@@ -86,12 +86,21 @@ def describe_state(state: FeedState | None, now: float) -> str:
     elif state.status == "gone":
         text += f": {state.error}" if state.error else ""
     if state.last_poll:
-        ago = format_duration(max(0, round(now - state.last_poll)))
+        ago = rough_age(now - state.last_poll)
         stamp = datetime.fromtimestamp(state.last_poll, UTC).strftime("%Y-%m-%d %H:%M UTC")
         text += f", polled {stamp} ({ago} ago)"
     if state.moved_to:
         text += f", moved to {state.moved_to}"
     return text
+
+
+def rough_age(seconds: float) -> str:
+    """An age in its largest whole unit: 45s, 3m (180-239 s), 5h, 2d."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def format_table(rows: Sequence[Sequence[str]]) -> list[str]:
