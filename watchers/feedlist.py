@@ -33,7 +33,8 @@ def import_feeds(config_path: Path, opml_path: Path, dry_run: bool) -> list[str]
     config = parse_config(text, config_path)
     plan = plan_import(outlines, config.feeds, config_path.name)
     lines = describe_plan(plan)
-    counts = f"{len(plan.added)} feeds, left out {len(plan.left_out)} (from {opml_path.name})"
+    feeds = f"{len(plan.added)} feed{'' if len(plan.added) == 1 else 's'}"
+    counts = f"{feeds}, left out {len(plan.left_out)} (from {opml_path.name})"
     if dry_run:
         return [*lines, f"dry run: would add {counts}; {config_path.name} unchanged"]
     if not plan.added:
