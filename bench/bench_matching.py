@@ -1,7 +1,7 @@
 """Throughput of the default rules (what `bot.py score` runs per item) against raw
 pyahocorasick over the same texts.
 
-    python bench/bench_matching.py
+    python bench/bench_matching.py --data DIR
 
 Both sides see the 5,957 RSS items (title + "\\n" + summary). Raw: one pyahocorasick
 automaton of the same phrases (gazetteer, detector cues and rule terms, case-folded),
@@ -13,6 +13,7 @@ step shows which module to work on).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -22,13 +23,15 @@ import ahocorasick
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from benchdata import NEWS, add_data_option, data_files  # noqa: E402
 
 from watchers.config.load import load_config  # noqa: E402
 from watchers.detection.rules import compile_rules  # noqa: E402
 from watchers.detection.textmatch import fold_phrase  # noqa: E402
 from watchers.models import Item  # noqa: E402
 
-NEWS = ROOT.parent / "shared" / "data" / "news" / "rss2022_2023.jsonl"
 ROUNDS = 3
 
 
@@ -50,7 +53,10 @@ def best_rate(run, texts: list[str]) -> float:
 
 
 def main() -> None:
-    texts = read_texts(NEWS)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_option(parser)
+    (news,) = data_files(parser.parse_args().data, NEWS)
+    texts = read_texts(news)
     rules = compile_rules(load_config(ROOT / "config.toml"))
     matcher, detector = rules.matcher, rules.detector
     phrases = [*rules.gazetteer.phrases(), *detector.phrases(), *((t, t) for t in rules._folded)]

@@ -1,11 +1,12 @@
 """How many alerts story merging saves on real news, and the merged groups to judge.
 
-    python bench/eval_merging.py [--window 48h] [--show 15]
+    python bench/eval_merging.py --data DIR [--window 48h] [--show 15]
 
-Runs the default config's rules over ../shared/data/news/rss2022_2023.jsonl (and the
-extra items) in publication order, exactly as the daemon would see them arrive, and
-places each alerting item with watchers.stories.merge: a new story (an alert), a merge into a
-story (an edit of the first alert: "Also reported by"), or a development (a reply).
+Runs the default config's rules over news/rss2022_2023.jsonl and its _extra.jsonl in the
+--data folder (bench/benchdata.py) in publication order, exactly as the daemon would see
+them arrive, and places each alerting item with watchers.stories.merge: a new story (an
+alert), a merge into a story (an edit of the first alert: "Also reported by"), or a
+development (a reply).
 Prints the counts and a sample of merged groups so a person can judge them.
 """
 
@@ -19,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from benchdata import EXTRA, NEWS, add_data_option, data_files  # noqa: E402
 
 from watchers.config.durations import parse_duration  # noqa: E402
 from watchers.config.load import load_config  # noqa: E402
@@ -26,15 +30,12 @@ from watchers.detection.rules import compile_rules  # noqa: E402
 from watchers.models import Item  # noqa: E402
 from watchers.stories.merge import StoryBook  # noqa: E402
 
-NEWS = ROOT.parent / "shared" / "data" / "news"
-FILES = ("rss2022_2023.jsonl", "rss2022_2023_extra.jsonl")
 
-
-def read_items() -> list[tuple[float, Item]]:
+def read_items(files: list[Path]) -> list[tuple[float, Item]]:
     """Every item with its publication time, oldest first."""
     items = []
-    for name in FILES:
-        for line in (NEWS / name).read_text(encoding="utf-8").splitlines():
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             when = datetime.fromisoformat(record["published"]).timestamp()
             item = Item(
@@ -52,12 +53,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", default="48h")
     parser.add_argument("--show", type=int, default=15)
+    add_data_option(parser)
     args = parser.parse_args()
+    files = data_files(args.data, NEWS, EXTRA)
     rules = compile_rules(load_config(ROOT / "config.toml"))
     book = StoryBook(parse_duration(args.window))
     groups: dict[str, list[tuple[str, Item]]] = {}
     alerts = merged = developments = 0
-    for when, item in read_items():
+    for when, item in read_items(files):
         seen = rules.read(item)
         verdict = rules.verdict(item, seen)
         if not verdict.alert:

@@ -1,6 +1,6 @@
 """The loopback feed farm: N generated feeds on 127.0.0.1, in a process of its own.
 
-    python bench/farm.py --feeds 10000 [--port 0]
+    python bench/farm.py --data DIR --feeds 10000 [--port 0]
 
 Prints one JSON line {"port": P} when it listens. Feeds are /feed/<f>.xml (f = 0..N-1),
 rendered by feedgen.py, gzip when asked, with ETag and Last-Modified; If-None-Match and
@@ -32,7 +32,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from feedgen import FeedMaker, FeedState, gzipped  # noqa: E402
+from benchdata import NEWS, add_data_option, data_files  # noqa: E402
+from feedgen import FeedMaker, FeedState, gzipped, load_news  # noqa: E402
 
 MAX_HEAD = 16_384
 
@@ -40,8 +41,8 @@ MAX_HEAD = 16_384
 class Farm:
     """Feed states, rendering and the control actions."""
 
-    def __init__(self, feeds: int, seed: int = 5):
-        self.maker = FeedMaker()
+    def __init__(self, feeds: int, news: list[dict], seed: int = 5):
+        self.maker = FeedMaker(news)
         self.states = [FeedState() for _ in range(feeds)]
         self.random = random.Random(seed)
         self.conditional = True
@@ -178,8 +179,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--port", type=int, default=0)
+    add_data_option(parser)
     args = parser.parse_args()
-    farm = Farm(args.feeds)
+    farm = Farm(args.feeds, load_news(data_files(args.data, NEWS)[0]))
     server = await asyncio.start_server(
         lambda r, w: serve(farm, r, w), "127.0.0.1", args.port, backlog=1024, limit=MAX_HEAD
     )

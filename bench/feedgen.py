@@ -3,9 +3,9 @@
 A feed is its number `f` and its state: `head` (the newest item's sequence number) and
 the items published after the start (`extra`: seq -> (news index, unix time)). The 50
 items shown are seq head-49..head. Item text comes from real headlines and summaries
-(../shared/data/news/rss2022_2023.jsonl), so some items match the default rules; channel
-headers come from real saved feeds (../shared/data/feeds/). Four styles: Guardian-like
-RSS 2.0, BBC-like RSS with CDATA, af.mil-like RSS, and BBC-like Atom.
+(news/rss2022_2023.jsonl of the --data folder, see benchdata.py), so some items match
+the default rules; channel headers come from real saved feeds (tests/data/feeds/). Four
+styles: Guardian-like RSS 2.0, BBC-like RSS with CDATA, af.mil-like RSS, and BBC-like Atom.
 
 Both the farm (which serves the feeds) and the seeder (which writes the bot's database
 as a first poll would) render from here, so they agree byte for byte.
@@ -23,10 +23,8 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-NEWS = SHARED / "news" / "rss2022_2023.jsonl"
-FEEDS = SHARED / "feeds"
+from benchdata import FEEDS
+
 ITEMS_PER_FEED = 50
 EPOCH = 1_700_000_000.0  # dates of the items present at start: days before "now"
 
@@ -39,7 +37,7 @@ _TEMPLATES = {  # style -> (saved feed whose channel header we reuse, item or en
 STYLES = tuple(_TEMPLATES)
 
 
-def load_news(path: Path = NEWS) -> list[dict]:
+def load_news(path: Path) -> list[dict]:
     """Real news items: id, title, summary."""
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -71,8 +69,8 @@ class FeedState:
 class FeedMaker:
     """Renders feed `f` in state `state` to bytes; same inputs, same bytes."""
 
-    def __init__(self, news: list[dict] | None = None):
-        self.news = news if news is not None else load_news()
+    def __init__(self, news: list[dict]):
+        self.news = news
         self.headers = {style: _header(style) for style in STYLES}
 
     def style(self, f: int) -> str:

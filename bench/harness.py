@@ -20,19 +20,22 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
-from feedgen import FeedMaker, FeedState  # noqa: E402
+from benchdata import NEWS  # noqa: E402
+from feedgen import FeedMaker, FeedState, load_news  # noqa: E402
 
 PYTHON = sys.executable
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
 
 
 class FarmProcess:
-    """bench/farm.py in its own process; `ctl` calls its control endpoints."""
+    """bench/farm.py in its own process, its items' text from `data` (the --data folder);
+    `ctl` calls its control endpoints."""
 
-    def __init__(self, feeds: int):
+    def __init__(self, feeds: int, data: Path):
         self.feeds = feeds
+        self.news = data / NEWS
         self.proc = subprocess.Popen(
-            [PYTHON, str(BENCH / "farm.py"), "--feeds", str(feeds)],
+            [PYTHON, str(BENCH / "farm.py"), "--feeds", str(feeds), "--data", str(data)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -98,7 +101,7 @@ def seed_db(db_path: Path, farm: FarmProcess, feeds: int, now: float | None = No
     from watchers.store.sqlite import open_store
 
     now = now or time.time()
-    maker = FeedMaker()
+    maker = FeedMaker(load_news(farm.news))
     states = [FeedState.from_json(s) for s in farm.ctl("state", limit=feeds)]
     store = open_store(db_path)
     try:

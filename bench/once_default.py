@@ -1,6 +1,6 @@
 """Time one `bot.py once` over the default config's feeds, served from 127.0.0.1.
 
-Each configured feed is replaced by a real saved feed (../shared/data/feeds/) on a local
+Each configured feed is replaced by a real saved feed (tests/data/feeds/) on a local
 server; rules, entities and everything else are the default config's. Prints wall and
 CPU time of the whole process: a cold poll (every feed parsed) and a warm one (every
 feed answers 304 Not Modified).
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import FeedServer  # noqa: E402
 
-FEEDS = ROOT.parent / "shared" / "data" / "feeds"
+FEEDS = ROOT / "tests" / "data" / "feeds"
 
 
 def local_config(server: FeedServer, folder: Path) -> Path:

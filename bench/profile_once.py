@@ -1,6 +1,6 @@
 """Profile one warm `bot.py once` cycle (1,000 feeds, 10% changed) with cProfile.
 
-    python bench/profile_once.py [--feeds 1000] [--top 30] [--out /tmp/once.prof]
+    python bench/profile_once.py --data DIR [--feeds 1000] [--top 30] [--out /tmp/once.prof]
 
 Seeds the database as a first poll would, changes 10% of the farm's feeds (3 new items
 each), runs `python -m cProfile -o OUT bot.py once` and prints the top functions by
@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from benchdata import NEWS, add_data_option, data_files  # noqa: E402
 from harness import PYTHON, ROOT, FarmProcess, new_items_of, seed_db, timed, write_config  # noqa: E402
 
 
@@ -25,8 +26,10 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "once.prof")
+    add_data_option(parser)
     args = parser.parse_args()
-    with FarmProcess(args.feeds) as farm, tempfile.TemporaryDirectory() as folder:
+    data_files(args.data, NEWS)
+    with FarmProcess(args.feeds, args.data) as farm, tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         config = write_config(folder, farm, args.feeds)
         seed_db(folder / "bench.db", farm, args.feeds)

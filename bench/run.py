@@ -1,8 +1,11 @@
 """All five benchmark figures from a fresh clone, in about three minutes on 2 cores.
 
-    python bench/run.py                 # prints the table, writes results.md and the plot
-    python bench/run.py --full          # baselines on all 1,000 feeds (not a subset)
-    python bench/run.py --soak-feeds 10000 --soak-interval 600 --soak-seconds 1800
+    python bench/run.py --data DIR      # prints the table, writes results.md and the plot
+    python bench/run.py --data DIR --full   # baselines on all 1,000 feeds (not a subset)
+    python bench/run.py --data DIR --soak-feeds 10000 --soak-interval 600 --soak-seconds 1800
+
+DIR holds news/rss2022_2023.jsonl, the real news the farm's items and figure 3 read
+(bench/benchdata.py says where it comes from).
 
 One loopback farm (bench/farm.py, its own process) serves 10,000 generated feeds.
   1. a warm `bot.py once` cycle of 1,000 feeds with 10% changed (3 new items each),
@@ -29,8 +32,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
+from benchdata import NEWS, add_data_option, data_files  # noqa: E402
 from cycles import CHANGED, NEW, Series, baselines, bot_series  # noqa: E402
-from feedgen import NEWS, load_news  # noqa: E402
+from feedgen import load_news  # noqa: E402
 from harness import PYTHON, ROOT, FarmProcess, timed  # noqa: E402
 from latency import measure_latency  # noqa: E402
 from report import Figure, machine, plot, write_results  # noqa: E402
@@ -113,11 +117,11 @@ def figure_warm(farm: FarmProcess) -> list[Figure]:
     ]
 
 
-def figure_matching(folder: Path) -> tuple[list[Figure], list[int]]:
+def figure_matching(folder: Path, data: Path) -> tuple[list[Figure], list[int]]:
     """Figure 3: `bot.py score` items/s against raw pyahocorasick; the alerting items."""
     log("[3] matching: bench_matching.py and bot.py score")
     with open(folder / "matching.txt", "w") as out:
-        timed([PYTHON, str(BENCH / "bench_matching.py")], stdout=out)
+        timed([PYTHON, str(BENCH / "bench_matching.py"), "--data", str(data)], stdout=out)
     text = (folder / "matching.txt").read_text()
     rates = {
         key: float(line.split(":")[1].split()[0].replace(",", ""))
@@ -125,13 +129,14 @@ def figure_matching(folder: Path) -> tuple[list[Figure], list[int]]:
         for key in ("raw pyahocorasick", "default rules", "match + detect")
         if line.startswith(key)
     }
-    news = load_news(NEWS)
+    news_file = data / NEWS
+    news = load_news(news_file)
     one = folder / "one.jsonl"
     one.write_text(json.dumps(news[0]) + "\n")
     score = [PYTHON, str(ROOT / "bot.py"), "--config", str(ROOT / "config.toml"), "score"]
     with open(one) as stdin:
         start = timed(score, stdin=stdin)
-    with open(NEWS) as stdin, open(folder / "scores.jsonl", "w") as out:
+    with open(news_file) as stdin, open(folder / "scores.jsonl", "w") as out:
         full = timed(score, stdin=stdin, stdout=out)
     verdicts = [json.loads(line) for line in (folder / "scores.jsonl").read_text().splitlines()]
     index = {n["id"]: i for i, n in enumerate(news)}
@@ -208,17 +213,19 @@ def main() -> None:
     parser.add_argument("--latency-items", type=int, default=100)
     parser.add_argument("--latency-interval", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=BENCH, help="where results.md and the plot go")
+    add_data_option(parser)
     args = parser.parse_args()
+    data_files(args.data, NEWS)
     started = time.time()
     figures = []
     with (
-        FarmProcess(max(*args.sizes, args.soak_feeds)) as farm,
+        FarmProcess(max(*args.sizes, args.soak_feeds), args.data) as farm,
         tempfile.TemporaryDirectory() as tmp,
     ):
         cycle_figures, series, base = figure_cycles(farm, args)
         figures += cycle_figures
         figures += figure_warm(farm)
-        matching, alerting = figure_matching(Path(tmp))
+        matching, alerting = figure_matching(Path(tmp), args.data)
         figures += matching
         figures += figure_scale(farm, args)
         figures += figure_latency(farm, alerting, args)

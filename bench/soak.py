@@ -1,7 +1,7 @@
 """Figure 4, scale: `bot.py run` on many farm feeds for minutes; poll lag, CPU, memory.
 
-    python bench/soak.py --minutes 30                    # the full soak: 10,000 feeds, 10 min
-    python bench/soak.py --feeds 1000 --interval 60 --minutes 2   # run.py's short mode
+    python bench/soak.py --data DIR --minutes 30         # the full soak: 10,000 feeds, 10 min
+    python bench/soak.py --data DIR --feeds 1000 --interval 60 --minutes 2   # run.py's short mode
 
 The bot starts warm (its database seeded as a first poll would leave it) in console mode
 (no token, stdout to /dev/null). The farm changes `--changed` of the feeds (3 new items
@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from benchdata import NEWS, add_data_option, data_files  # noqa: E402
 from harness import PYTHON, ROOT, FarmProcess, bot_env, seed_db, write_config  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -175,8 +176,10 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=600.0, help="seconds (600)")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--changed", type=float, default=0.1, help="share changed per interval")
+    add_data_option(parser)
     args = parser.parse_args()
-    with FarmProcess(args.feeds) as farm:
+    data_files(args.data, NEWS)
+    with FarmProcess(args.feeds, args.data) as farm:
         result = soak(farm, args.feeds, args.interval, args.minutes * 60, args.changed)
     print("\n".join(result.lines()))
 

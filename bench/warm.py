@@ -1,6 +1,6 @@
 """Figure 2 as a running daemon pays it: warm poll cycles in one process, no start-up.
 
-    python bench/warm.py [--feeds 1000] [--rounds 3]
+    python bench/warm.py --data DIR [--feeds 1000] [--rounds 3]
 
 Opens the app the way `run` does (store, rules, HTTP session) over the farm's feeds,
 seeded as a first poll would leave them, and times whole cycles of `poll_all` plus
@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
+from benchdata import NEWS, add_data_option, data_files  # noqa: E402
 from cycles import CHANGED, NEW  # noqa: E402
 from harness import FarmProcess, seed_db, write_config  # noqa: E402
 
@@ -99,8 +100,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    add_data_option(parser)
     args = parser.parse_args()
-    with FarmProcess(args.feeds) as farm:
+    data_files(args.data, NEWS)
+    with FarmProcess(args.feeds, args.data) as farm:
         warm = measure_warm(farm, args.feeds, args.rounds)
     print(f"warm daemon, {warm.feeds} feeds, median of {args.rounds} rounds (CPU ms):")
     print(f"  per unchanged feed, 304:        {warm.per_304:.3f}")

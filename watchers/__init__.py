@@ -15,7 +15,7 @@ all of them. The orchestration sits on top and is the only code that imports mor
 one stage: app.py (wiring), pipeline.py (one feed's poll), dispatch.py (verdicts to the
 outbox), schedule.py (the daemon), store_watch.py (telling when writes fail and work
 again), admin.py and answers.py (admin commands), check.py and score.py (the check and
-score commands).
+score commands), and cli.py (the command line: `armswatch`, `python bot.py`).
 """
 
 __version__ = "0.1.0"

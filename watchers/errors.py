@@ -1,7 +1,7 @@
 """The exception tree of armswatch.
 
     ArmswatchError
-    ├── ConfigError      a config file or data file is invalid (names file, line, key)
+    ├── ConfigError      a config, data or OPML file is invalid (names file, line, key)
     ├── FetchError       a feed could not be fetched (network, HTTP status, size, time)
     │   └── FeedGone     the feed answered 410 Gone: stop polling it
     ├── ParseError       fetched bytes are not a usable feed

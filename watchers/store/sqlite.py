@@ -617,6 +617,29 @@ def open_store(path: Path, timeout: float = 5.0) -> Store:
     return Store(db, path, timeout)
 
 
+def read_feed_states(path: Path) -> list[FeedState]:
+    """The stored feed states, read-only (the daemon may be running); none before the first
+    poll made the database."""
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            cursor = conn.execute("select * from feeds")
+            keys = [column[0] for column in cursor.description]
+            rows = [dict(zip(keys, row, strict=True)) for row in cursor]
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise StoreError(f"{path}: cannot read the feed states: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot read the feed states: {exc}") from exc
+    known = [{k: v for k, v in row.items() if k in _STATE_COLUMNS} for row in rows]
+    return [_state_from_row({"polled_once": 0, "reported": 0, **row}) for row in known]
+
+
 def now() -> float:
     """Wall-clock seconds; the one clock the store uses."""
     return time.time()
