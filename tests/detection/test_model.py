@@ -2,6 +2,8 @@
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,28 @@ def test_actors_and_weapons_become_placeholders():
     ]
     tokens = word_tokens(text, marks)
     assert tokens == ["<actor>", "sends", "<weapon>", "to", "<actor>"]
+
+
+def run_bot(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(ROOT / "config.toml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_train_command_writes_the_model_the_function_builds(tmp_path):
+    out = tmp_path / "model.json"
+    done = run_bot("train", "--data", str(SAMPLE), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "trained on 200 items" in done.stderr
+    build_model(SAMPLE, tmp_path / "again.json")
+    assert out.read_bytes() == (tmp_path / "again.json").read_bytes()
+
+
+def test_train_command_names_missing_data(tmp_path):
+    done = run_bot("train", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "m"))
+    assert done.returncode == 1
+    assert "none.jsonl: no labelled news" in done.stderr
+    assert not (tmp_path / "m").exists()

@@ -28,6 +28,7 @@ from watchers.detection.sides import SIDES, SideModel
 from watchers.detection.textmatch import PhraseMatcher
 from watchers.errors import ConfigError
 
+LABELLED_FILE = Path(__file__).resolve().parents[2] / "data" / "labelled" / "news.jsonl.gz"
 C_GRID = (0.03, 0.1, 0.3, 1.0)
 SIDE_C = 0.5
 COLLECTIVE = frozenset({"NATO", "European Union", "G7", "Ramstein group", "Western allies"})

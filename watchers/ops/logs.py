@@ -38,5 +38,6 @@ def setup_logging(verbose: bool = False, secrets: list[str] | None = None) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("aiohttp", "httpx", "httpcore", "telegram", "apscheduler", "watchfiles"):
+    noisy_loggers = ("aiohttp", "httpx", "httpcore", "telegram", "apscheduler", "watchfiles")
+    for noisy in (*noisy_loggers, "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
