@@ -251,7 +251,7 @@ def cmd_train(config, args) -> int:
     from pathlib import Path
 
     from watchers.detection.model import MODEL_FILE
-    from watchers.detection.train import LABELLED_FILE, build_model
+    from watchers.detection.train import LABELLED_FILE, build_model, write_lemma_table
 
     data = Path(args.data) if args.data else LABELLED_FILE
     if not data.exists():
@@ -261,6 +261,8 @@ def cmd_train(config, args) -> int:
         )
     out = Path(args.out) if args.out else MODEL_FILE
     model = build_model(data, out)
+    if out == MODEL_FILE:
+        write_lemma_table()
     about = model.about
     print(
         f"trained on {about['items']} items ({about['read']} read by the model, "

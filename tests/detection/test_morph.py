@@ -73,3 +73,22 @@ def test_the_seed_reads_the_same_in_russian_and_ukrainian(gazetteer, name):
 def test_roles_and_status_from_cases_and_tenses(gazetteer, text, supplier, recipient, status):
     d = detect_text(text, gazetteer)
     assert (d.supplier, d.recipient, d.status) == ((supplier,), (recipient,), status), d.reasons
+
+
+def test_the_lemma_table_is_current(gazetteer):
+    """data/lemmas.tsv holds what the analyzers give for every built-in phrase; after a
+    change of the data files `bot.py train` writes it again."""
+    from watchers.detection.detect import Detector
+    from watchers.detection.morph import LEMMA_FILE, lemma_table_text
+
+    expected = lemma_table_text(Detector(gazetteer).builtin_phrases())
+    assert LEMMA_FILE.read_text(encoding="utf-8") == expected
+
+
+def test_rules_compile_without_loading_an_analyzer():
+    from watchers.config.load import load_config
+    from watchers.detection.rules import compile_rules
+
+    root = Path(__file__).resolve().parents[2]
+    rules = compile_rules(load_config(root / "config.toml"))
+    assert rules.detector.lemmatizer.loaded() == []

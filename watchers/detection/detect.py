@@ -207,7 +207,7 @@ class Detector:
         score = round(min(1.0, detection.score + FILL_SCORE), 3)
         return replace(detection, score=score, recipient=(actor,), reasons=reasons)
 
-    def trigger_phrases(self) -> dict[str, list[str]]:
+    def trigger_groups(self) -> dict[str, list[str]]:
         """The phrases could_be_transfer needs, in groups: it is false unless a text has an
         "alone" phrase (an aid or programme cue, a weapon right before a preposition of
         IMPLIED_PREPS) or both a "transfer" cue and a "weapon". A weapon written as a stem
@@ -227,10 +227,21 @@ class Detector:
                 groups["alone"].append(alias)
             else:
                 groups["alone"] += [f"{alias} {prep}" for prep in IMPLIED_PREPS]
+        return groups
+
+    def trigger_phrases(self) -> dict[str, list[str]]:
+        """The trigger groups, each Cyrillic phrase joined by its lemma forms."""
         lemmas = self.lemmatizer
         return {
-            g: [p for p, _ in with_lemmas(((p, g) for p in ps), lemmas)] for g, ps in groups.items()
+            g: [p for p, _ in with_lemmas(((p, g) for p in ps), lemmas)]
+            for g, ps in self.trigger_groups().items()
         }
+
+    def builtin_phrases(self) -> list[str]:
+        """Every phrase of the gazetteer and the cue book, as written (for the lemma table)."""
+        pairs = [*self.gazetteer.phrases(), *self.phrases()]
+        groups = self.trigger_groups()
+        return [p for p, _ in pairs] + [p for phrases in groups.values() for p in phrases]
 
     def matcher(self, extra: Iterable[tuple[str, Hashable]] = ()) -> PhraseMatcher:
         """A matcher of the gazetteer's and the cues' phrases (and extra ones), with the

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Iterable
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+LEMMA_FILE = Path(__file__).parent / "data" / "lemmas.tsv"
 _CYRILLIC = re.compile(r"[а-яёіїєґ]", re.IGNORECASE)
 _UKRAINIAN = re.compile(r"[іїєґ]", re.IGNORECASE)
 _WORD = re.compile(r"[а-яёіїєґʼ'’]+(?:-[а-яёіїєґ]+)*", re.IGNORECASE)
@@ -59,11 +61,21 @@ class WordForm(NamedTuple):
 
 
 class Lemmatizer:
-    """Lemmas of Ukrainian and Russian words; the analyzers load on first use."""
+    """Lemmas of Ukrainian and Russian words; the analyzers load on first use.
 
-    def __init__(self) -> None:
+    The lemma forms of the built-in phrases (cue words, aliases) are read from a table
+    (data/lemmas.tsv, written by `bot.py train`), so compiling the rules needs no
+    analyzer: only a Cyrillic item, or a Cyrillic phrase of the user's, loads one.
+    """
+
+    def __init__(self, table: dict[tuple[str, str], str] | None = None) -> None:
         self._analyzers: dict[str, Any] = {}
         self._cache: dict[tuple[str, str], WordForm] = {}
+        self._table = read_lemma_table() if table is None else table
+
+    def loaded(self) -> list[str]:
+        """The languages whose analyzer is loaded."""
+        return sorted(self._analyzers)
 
     def analyzer(self, lang: str) -> Any:
         """The pymorphy3 analyzer of a language ("uk" or "ru")."""
@@ -119,6 +131,9 @@ class Lemmatizer:
         """A phrase's words as lemmas (for cues and aliases); stems ("ракет*") stay."""
         if phrase.endswith("*") or not has_cyrillic(phrase):
             return phrase
+        known = self._table.get((phrase, lang))
+        if known is not None:
+            return known
         words = phrase.split()
         return " ".join(self.parse(w, lang).lemma if has_cyrillic(w) else w for w in words)
 
@@ -144,3 +159,28 @@ def with_lemmas(pairs: Iterable[tuple[str, T]], lemmatizer: Lemmatizer) -> list[
             for lang in ("uk", "ru"):
                 out[(lemmatizer.lemma_phrase(phrase, lang), key)] = None
     return list(out)
+
+
+def read_lemma_table(path: Path = LEMMA_FILE) -> dict[tuple[str, str], str]:
+    """(phrase, language) -> lemma form, from the table file (empty when there is none)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    table = {}
+    for line in lines:
+        if line and not line.startswith("#"):
+            phrase, uk, ru = line.split("\t")
+            table[(phrase, "uk")], table[(phrase, "ru")] = uk, ru
+    return table
+
+
+def lemma_table_text(phrases: Iterable[str]) -> str:
+    """The table file's text for these phrases, worked out by the analyzers."""
+    lemmatizer = Lemmatizer(table={})
+    rows = sorted({p for p in phrases if has_cyrillic(p) and not p.endswith("*")})
+    body = [
+        f"{p}\t{lemmatizer.lemma_phrase(p, 'uk')}\t{lemmatizer.lemma_phrase(p, 'ru')}" for p in rows
+    ]
+    head = "# Ukrainian and Russian lemma forms of the built-in phrases (bot.py train writes it)"
+    return "\n".join([head, *body]) + "\n"

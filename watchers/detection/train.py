@@ -24,6 +24,7 @@ from watchers.detection.detect import Detector
 from watchers.detection.entities import Gazetteer
 from watchers.detection.features import item_features
 from watchers.detection.model import Model
+from watchers.detection.morph import LEMMA_FILE, lemma_table_text
 from watchers.detection.sides import SIDES, SideModel
 from watchers.detection.textmatch import PhraseMatcher
 from watchers.errors import ConfigError
@@ -331,3 +332,9 @@ def verdict_changes(
         elif before and not after:
             dropped.append(example)
     return alerted, dropped
+
+
+def write_lemma_table(path: Path = LEMMA_FILE) -> None:
+    """Write the lemma forms of the built-in phrases (watchers/detection/morph.py)."""
+    detector = Detector(Gazetteer.load())
+    path.write_text(lemma_table_text(detector.builtin_phrases()), encoding="utf-8")
