@@ -72,6 +72,7 @@ class Detection:
     weapons: tuple[Weapon, ...] = ()
     status: str | None = None  # requested|negotiating|planned|approved|signed|delivered|blocked
     reasons: tuple[str, ...] = ()
+    weighed: tuple[tuple[str, float], ...] = ()  # the model's features present, with weights
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+from watchers.detection.model import model_reasons
 from watchers.detection.rules import RuleSet
 from watchers.errors import ArmswatchError
 from watchers.feeds.parse import html_to_text
@@ -65,7 +66,7 @@ def verdict_record(item_id: str, verdict: Verdict, explain: bool = False) -> dic
             {"rule": m.rule, "terms": list(m.terms), "entities": list(m.entities)}
             for m in verdict.matches
         ]
-        record["reasons"] = list(detection.reasons)
+        record["reasons"] = [*detection.reasons, *model_reasons(detection.weighed)]
     return record
 
 
@@ -100,7 +101,8 @@ def explain_text(text: str, rules: RuleSet) -> list[str]:
         f"recipient={list(detection.recipient)} "
         f"weapons={[w.name for w in detection.weapons]} status={detection.status}"
     )
-    lines += [f"  because {reason}" for reason in detection.reasons]
+    reasons = [*detection.reasons, *model_reasons(detection.weighed)]
+    lines += [f"  because {reason}" for reason in reasons]
     fired = {m.rule for m in verdict.matches}
     lines += [f"rule {spec.name}: did not fire" for spec in rules.specs if spec.name not in fired]
     return lines

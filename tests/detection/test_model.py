@@ -110,3 +110,17 @@ def test_train_command_names_missing_data(tmp_path):
     assert done.returncode == 1
     assert "none.jsonl: no labelled news" in done.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_explain_and_score_show_the_features_that_weighed_most(tmp_path):
+    done = run_bot("explain", "Germany to send Leopard tanks to Ukraine")
+    assert done.returncode == 0, done.stderr
+    weighed = [line for line in done.stdout.splitlines() if "because model: " in line]
+    assert any("model: +" in line for line in weighed)
+    assert any("model: -" in line for line in weighed)
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "1", "title": "Germany to send Leopard tanks to Ukraine"}\n')
+    done = run_bot("score", str(items), "--explain")
+    record = json.loads(done.stdout)
+    assert record["alert"] and record["supplier"] == ["Germany"]
+    assert any(reason.startswith("model: +") for reason in record["reasons"])

@@ -64,6 +64,9 @@ from watchers.models import Detection, Weapon
 _OWN_COUNTRY = re.compile(r"\b(?:his|her|their) (?:own )?country\b", re.IGNORECASE)
 
 
+SIDES_FLOOR = 0.25  # below, no alert is near: the reading's own roles stand
+
+
 @dataclass(frozen=True)
 class ItemReading:
     """What the reading found in one text, before the model's verdict (score 0)."""
@@ -128,16 +131,16 @@ class Detector:
         detection, model = reading.detection, self.model
         features = item_features(text, reading.marks, detection, reading.readings, self.context)
         present = model.present(features)
-        for_, against = model.weighed(dict(present))
-        reasons = [f"model: {w:+.2f} {f}" for f, w in [*for_, *against]]
-        supplier, recipient = self.sides_of(text, reading)
-        logit = model.intercept + sum(w for _, w in present)
+        score = probability(model.intercept + sum(w for _, w in present))
+        supplier, recipient = detection.supplier, detection.recipient
+        if score >= SIDES_FLOOR:
+            supplier, recipient = self.sides_of(text, reading)
         return replace(
             detection,
-            score=round(probability(logit), 3),
+            score=round(score, 3),
             supplier=supplier,
             recipient=recipient,
-            reasons=(*detection.reasons, *reasons),
+            weighed=tuple(present),
         )
 
     def candidates(self, text: str, reading: ItemReading) -> dict[str, list[str]]:

@@ -30,16 +30,22 @@ COLLECTIVE_KINDS = frozenset({"region", "organization"})
 
 def word_tokens(text: str, marks: Sequence[Mark]) -> list[str]:
     """Lower-cased words of a text, each actor or weapon span one placeholder token."""
+    return [token for token, _ in placed_tokens(text, marks)]
+
+
+def placed_tokens(text: str, marks: Sequence[Mark]) -> list[tuple[str, int]]:
+    """word_tokens with where each token starts."""
     spans = sorted((m for m in marks if m.kind in _PLACEHOLDER), key=lambda m: (m.start, -m.end))
-    tokens: list[str] = []
+    tokens: list[tuple[str, int]] = []
     position = 0
     for mark in spans:
         if mark.start < position:
             continue  # inside a longer span already taken
-        tokens += [t.lower() for t in _TOKEN.findall(text, position, mark.start)]
-        tokens.append(_PLACEHOLDER[mark.kind])
+        found = _TOKEN.finditer(text, position, mark.start)
+        tokens += [(t.group().lower(), t.start()) for t in found]
+        tokens.append((_PLACEHOLDER[mark.kind], mark.start))
         position = mark.end
-    tokens += [t.lower() for t in _TOKEN.findall(text, position)]
+    tokens += [(t.group().lower(), t.start()) for t in _TOKEN.finditer(text, position)]
     return tokens
 
 
@@ -110,9 +116,9 @@ def item_features(
     """Every feature of one item (text: title, a new line, the summary)."""
     title_end = text.find("\n")
     title_end = len(text) if title_end < 0 else title_end
-    tokens = word_tokens(text, marks)
-    title_tokens = word_tokens(text[:title_end], [m for m in marks if m.end <= title_end])
-    found = word_features(tokens, "w") | {f"t:{t}" for t in title_tokens}
+    placed = placed_tokens(text, marks)
+    found = word_features([t for t, _ in placed], "w")
+    found |= {f"t:{t}" for t, start in placed if start < title_end}
     found |= mark_features(marks, title_end, vocabulary.categories)
     found |= {f"e:{m.value}" for m in marks if m.kind == "actor" and m.value}
     found |= reading_features(detection, readings, vocabulary.collective)

@@ -47,11 +47,7 @@ class Model:
 
     def weighed(self, features: Iterable[str], top: int = 5) -> tuple[list, list]:
         """The features that weighed most for and against, as (name, weight) pairs."""
-        present = self.present(features)
-        present.sort(key=lambda fw: (-abs(fw[1]), fw[0]))
-        for_ = [fw for fw in present if fw[1] > 0][:top]
-        against = [fw for fw in present if fw[1] < 0][:top]
-        return for_, against
+        return strongest(self.present(features), top)
 
     def to_json(self) -> str:
         """The model file's text: sorted keys and rounded weights, so a rebuild is byte-equal."""
@@ -64,6 +60,20 @@ def rounded(weights: dict[str, float], intercept: float) -> dict:
     """Weights and intercept to six places, zero weights left out."""
     kept = {f: round(w, 6) for f, w in sorted(weights.items()) if round(w, 6)}
     return {"weights": kept, "intercept": round(intercept, 6)}
+
+
+def strongest(present: Iterable[tuple[str, float]], top: int = 5) -> tuple[list, list]:
+    """Of (feature, weight) pairs, the top ones for and against, strongest first."""
+    ordered = sorted(present, key=lambda fw: (-abs(fw[1]), fw[0]))
+    for_ = [fw for fw in ordered if fw[1] > 0][:top]
+    against = [fw for fw in ordered if fw[1] < 0][:top]
+    return for_, against
+
+
+def model_reasons(present: Iterable[tuple[str, float]]) -> list[str]:
+    """The features that weighed most for and against, as lines for a person."""
+    for_, against = strongest(present)
+    return [f"model: {w:+.2f} {f}" for f, w in [*for_, *against]]
 
 
 def probability(logit: float) -> float:

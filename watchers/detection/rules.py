@@ -119,9 +119,15 @@ class RuleSet:
         found = self._triggers.found_in(folded)
         return "alone" in found or ("transfer" in found and "weapon" in found)
 
-    def read(self, item: Item, folded: tuple[str, list[int] | None] | None = None) -> ItemText:
-        """One pass over the item: hits, mentions and the detector's reading."""
-        text = self.detector.reading_text(item_text(item))
+    def read(
+        self,
+        item: Item,
+        folded: tuple[str, list[int] | None] | None = None,
+        text: str | None = None,
+    ) -> ItemText:
+        """One pass over the item: hits, mentions and the detector's reading (text: its
+        reading text, when already made, and folded: that folded)."""
+        text = text if text is not None else self.detector.reading_text(item_text(item))
         hits = tuple(self.matcher.find(text, folded))
         terms: dict[str, list[Span]] = {}
         for hit in hits:
@@ -136,10 +142,11 @@ class RuleSet:
         word, no weapon before "to", no rule term): one quick scan finds that, and such an
         item gets the empty verdict the whole reading would give it.
         """
-        folded = fold(self.detector.reading_text(item_text(item)))
+        text = self.detector.reading_text(item_text(item))
+        folded = fold(text)
         if not self._could_fire(folded[0]):
             return Verdict(item.id, (), NOTHING)
-        return self.verdict(item, self.read(item, folded))
+        return self.verdict(item, self.read(item, folded, text))
 
     def verdict(self, item: Item, seen: ItemText) -> Verdict:
         """Every rule that fires on an item already read."""
