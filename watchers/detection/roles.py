@@ -1,10 +1,12 @@
-"""Who supplies whom: a sentence's evidence and roles, settled across the item, and scored.
+"""Who supplies whom: a sentence's evidence and roles, settled across the item.
 
-The detector (watchers/detection/detect.py) reads each sentence into a Reading: the evidence of its
-transfer cues, weapons and context, and a supplier/recipient vote from each actor's slot
-against its nearest cue. Here those votes become roles, partners of undirected cues take
-the side the rest of the item gives them, and the item's best sentence, filled in from
-the others, becomes its Detection. The scores are described in watchers/detection/detect.py.
+The detector (detect.py) reads each sentence into a Reading: the evidence of its transfer
+cues, weapons and context, and a supplier/recipient vote from each actor's slot against
+its nearest cue. Here those votes become roles, partners of undirected cues take the side
+the rest of the item gives them, and the item's best sentence, filled in from the others,
+becomes the reading's Detection. The evidence figures below only rank the sentences (which
+one gives the roles, weapons and status); whether the item is a transfer is the learned
+model's verdict (model.py), and the learned side models (sides.py) weigh these roles.
 """
 
 from __future__ import annotations
