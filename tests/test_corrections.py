@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import re
 import signal
 import sqlite3
 import time
@@ -12,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHAT, DATA, keyword_items, keyword_title, rss, seed_item
+from tests.helpers import CHAT, DATA, keyword_items, keyword_title, rss, run_bot, seed_item
 from tests.servers import SentMessage
 from tests.test_admin import ADMIN, STRANGER, start_run, wait_for, write_config
+from watchers.detection.model import MODEL_FILE
 
 SAMPLE = DATA / "news" / "labelled_sample.jsonl"
 PARK = "Local council approves new park by the river"
@@ -177,3 +180,41 @@ def test_the_labels_are_in_the_database(corrected):
         str(-1001234567890)
     ] * 3
     assert all(abs(x["created_at"] - time.time()) < 120 for x in labels)
+
+
+def test_train_with_feedback_adds_the_stored_labels_that_have_a_title(corrected, tmp_path):
+    config, _, _, _ = corrected
+    out = tmp_path / "model.json"
+    args = ["--config", str(config), "train", "--data", str(SAMPLE), "--out", str(out)]
+    plain = run_bot(*args)
+    fed = run_bot(*args, "--with-feedback")
+    assert plain.returncode == fed.returncode == 0, plain.stderr + fed.stderr
+    assert "stored labels" not in plain.stderr
+    assert "stored labels: 4 used, 1 skipped (no title: a /missed link never seen)" in fed.stderr
+    assert "trained on 204 items" in fed.stderr and "trained on 200 items" in plain.stderr
+    about = json.loads(out.read_text())["about"]
+    assert (about["items"], about["feedback"]) == (204, 4)
+
+
+def test_eval_shows_what_a_retrained_model_would_change(corrected):
+    config, db, _, _ = corrected
+    before = db.read_bytes(), MODEL_FILE.read_bytes()
+    done = run_bot("--config", str(config), "eval", "--with-feedback", "--data", str(SAMPLE))
+    print(done.stdout, done.stderr)  # shown when the test fails
+    assert done.returncode == 0, done.stderr
+    assert "stored labels: 4 used, 1 skipped" in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("candidate: trained on 204 items, 4 of them stored labels (")
+    stored = next(line for line in lines if line.startswith("stored items (3): "))
+    labelled = next(line for line in lines if line.startswith("labelled news (200): "))
+    assert re.fullmatch(r"stored items \(3\): \d+ newly alerted, \d+ newly dropped", stored)
+    assert re.fullmatch(r"labelled news \(200\): \d+ newly alerted, \d+ newly dropped", labelled)
+    assert re.fullmatch(
+        r"stored labels \(4 with a title\): shipped model right on [0-4], candidate right on "
+        r"[0-4] \(the candidate was trained on them\)",
+        lines[-1],
+    )
+    changed = [line for line in lines if line.startswith(("  + ", "  - "))]
+    counts = [int(n) for line in (stored, labelled) for n in re.findall(r"(\d+) newly", line)]
+    assert len(changed) == sum(counts)  # every change listed with its title (under --show)
+    assert (db.read_bytes(), MODEL_FILE.read_bytes()) == before  # no model written
