@@ -126,6 +126,9 @@ def converse(bot_api, admin: GroupAdmin, stranger: GroupAdmin) -> dict[str, str]
     answers["wrong in discussion"] = admin.ask("/wrong", seed, copy=True)
     answers["missed seen"] = admin.ask(f"/missed {PARK_LINK}?utm_source=rss")
     answers["missed unseen"] = admin.ask("/missed https://news.example.org/never")
+    admin.ask("/missed https://news.example.org/later")
+    later = "/missed https://news.example.org/later\nItaly sends SAMP/T to Kyiv\nA second one."
+    answers["missed later"] = admin.ask(later)  # the headline for a link stored alone
     headline = "Norway to send NASAMS to Ukraine\nOslo will deliver two more systems."
     answers["missed headline"] = admin.ask(f"/missed {headline}")
     answers["missed empty"] = admin.ask("/missed")
@@ -156,7 +159,10 @@ def test_wrong_and_missed_are_answered(corrected):
     assert answers["missed empty"].startswith("Usage: /missed LINK")
     assert "/wrong as a reply to an alert" in answers["help"] and "/missed LINK" in answers["help"]
     assert f"event=command_ignored user={STRANGER}" in log
-    assert log.count("event=label_stored") == 6
+    assert answers["missed later"] == (
+        "📌 Noted as a missed arms transfer story: Italy sends SAMP/T to Kyiv"
+    )
+    assert log.count("event=label_stored") == 8
 
 
 def test_the_labels_are_in_the_database(corrected):
@@ -168,17 +174,18 @@ def test_the_labels_are_in_the_database(corrected):
         ("wrong", 0, seed_item()["title"], seed_item()["link"]),
         ("missed", 1, PARK, PARK_LINK),
         ("missed", 1, "", "https://news.example.org/never"),
+        ("missed", 1, "Italy sends SAMP/T to Kyiv", "https://news.example.org/later"),
         ("missed", 1, "Norway to send NASAMS to Ukraine", ""),
     ]
     summaries = [x["summary"] for x in labels]
     assert summaries[0] == summaries[3] == "" and summaries[2] == "Trees."
     assert summaries[1].startswith("Russia is planning to buy short-range ballistic missiles")
-    assert summaries[4] == "Oslo will deliver two more systems."
-    assert [x["item_id"] is None for x in labels] == [False, False, False, True, True]
+    assert summaries[4:] == ["A second one.", "Oslo will deliver two more systems."]
+    assert [x["item_id"] is None for x in labels] == [False] * 3 + [True] * 3
     assert {(x["user_id"], x["username"]) for x in labels} == {(ADMIN, "ann")}
     assert [x["chat_id"] for x in labels] == [str(-1001234567890), str(DISCUSSION)] + [
         str(-1001234567890)
-    ] * 3
+    ] * 4
     assert all(abs(x["created_at"] - time.time()) < 120 for x in labels)
 
 
@@ -190,10 +197,10 @@ def test_train_with_feedback_adds_the_stored_labels_that_have_a_title(corrected,
     fed = run_bot(*args, "--with-feedback")
     assert plain.returncode == fed.returncode == 0, plain.stderr + fed.stderr
     assert "stored labels" not in plain.stderr
-    assert "stored labels: 4 used, 1 skipped (no title: a /missed link never seen)" in fed.stderr
-    assert "trained on 204 items" in fed.stderr and "trained on 200 items" in plain.stderr
+    assert "stored labels: 5 used, 1 skipped (no title: a /missed link never seen)" in fed.stderr
+    assert "trained on 205 items" in fed.stderr and "trained on 200 items" in plain.stderr
     about = json.loads(out.read_text())["about"]
-    assert (about["items"], about["feedback"]) == (204, 4)
+    assert (about["items"], about["feedback"]) == (205, 5)
 
 
 def test_eval_shows_what_a_retrained_model_would_change(corrected):
@@ -202,16 +209,16 @@ def test_eval_shows_what_a_retrained_model_would_change(corrected):
     done = run_bot("--config", str(config), "eval", "--with-feedback", "--data", str(SAMPLE))
     print(done.stdout, done.stderr)  # shown when the test fails
     assert done.returncode == 0, done.stderr
-    assert "stored labels: 4 used, 1 skipped" in done.stderr
+    assert "stored labels: 5 used, 1 skipped" in done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("candidate: trained on 204 items, 4 of them stored labels (")
+    assert lines[0].startswith("candidate: trained on 205 items, 5 of them stored labels (")
     stored = next(line for line in lines if line.startswith("stored items (3): "))
     labelled = next(line for line in lines if line.startswith("labelled news (200): "))
     assert re.fullmatch(r"stored items \(3\): \d+ newly alerted, \d+ newly dropped", stored)
     assert re.fullmatch(r"labelled news \(200\): \d+ newly alerted, \d+ newly dropped", labelled)
     assert re.fullmatch(
-        r"stored labels \(4 with a title\): shipped model right on [0-4], candidate right on "
-        r"[0-4] \(the candidate was trained on them\)",
+        r"stored labels \(5 with a title\): shipped model right on [0-5], candidate right on "
+        r"[0-5] \(the candidate was trained on them\)",
         lines[-1],
     )
     changed = [line for line in lines if line.startswith(("  + ", "  - "))]

@@ -203,32 +203,38 @@ def test_the_item_of_an_alert_is_found_by_its_message(store):
     assert store.item_by_link("https://x.org/b") is None and store.item_by_link("") is None
 
 
+N = "https://x.org/n"
+LABEL_CASES = [
+    # (item_id, link, title, label, kind) stored in turn -> what is kept
+    ("the same item twice: the newest decides",
+     [("i1", "", "T", 0, "wrong"), ("i1", "", "T", 1, "missed")], [("i1", "", "T", 1)]),
+    ("a link never stored, twice",
+     [(None, N, "", 1, "missed"), (None, N, "T", 1, "missed")], [(None, N, "T", 1)]),
+    ("a link stored alone, then its item once read",
+     [(None, N, "", 1, "missed"), ("i3", N, "T", 0, "wrong")], [("i3", N, "T", 0)]),
+    ("the same headline without a link, twice",
+     [(None, "", "H", 1, "missed"), (None, "", "H", 0, "missed")], [(None, "", "H", 0)]),
+    ("different stories stay apart",
+     [("i1", "", "T", 0, "wrong"), ("i2", "", "T", 0, "wrong"), (None, "", "H", 1, "missed"),
+      (None, N, "", 1, "missed")],
+     [("i1", "", "T", 0), ("i2", "", "T", 0), (None, "", "H", 1), (None, N, "", 1)]),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "labels,expected",
-    [
-        # the same item twice: one label, the newest decides
-        ([("i1", "", 0, "wrong"), ("i1", "", 1, "missed")], [("i1", "", 1, "missed")]),
-        # a link never stored: one label per link
-        ([(None, "https://x.org/n", 1, "missed")] * 2, [(None, "https://x.org/n", 1, "missed")]),
-        # different items, and a headline alone, stay apart
-        (
-            [("i1", "", 0, "wrong"), ("i2", "", 0, "wrong"), (None, "", 1, "missed")],
-            [("i1", "", 0, "wrong"), ("i2", "", 0, "wrong"), (None, "", 1, "missed")],
-        ),
-    ],
+    "labels,expected", [c[1:] for c in LABEL_CASES], ids=[c[0] for c in LABEL_CASES]
 )
-def test_labels_are_stored_one_per_item(tmp_path, labels, expected):
+def test_labels_are_stored_one_per_story(tmp_path, labels, expected):
     store = open_store(tmp_path / "a.db")
-    for n, (item_id, link, value, kind) in enumerate(labels):
-        label = Label(value, kind, 42, "@chan", float(n), item_id, link, "T", "S", "ann")
+    for n, (item_id, link, title, value, kind) in enumerate(labels):
+        label = Label(value, kind, 42, "@chan", float(n), item_id, link, title, "S", "ann")
         assert store.add_label(label) > 0
     store.close()
     store = open_store(tmp_path / "a.db")  # kept across a reopen
     found = store.labels()
     store.close()
-    assert [(x.item_id, x.link, x.label, x.kind) for x in found] == expected
-    assert all((x.user_id, x.username, x.chat_id, x.title) == (42, "ann", "@chan", "T")
-               for x in found)  # fmt: skip
+    assert [(x.item_id, x.link, x.title, x.label) for x in found] == expected
+    assert all((x.user_id, x.username, x.chat_id) == (42, "ann", "@chan") for x in found)
     assert [x.id for x in found] == sorted(x.id for x in found)
 
 

@@ -576,16 +576,16 @@ class Store:
 
     @_writing
     def add_label(self, label: Label) -> int:
-        """Store a label, replacing an earlier one of the same item (or, with no item, of
-        the same link): the newest decides. Its id."""
+        """Store a label, replacing earlier ones of the same story: the newest decides. The
+        same story is the same item, else the same link, else (neither) the same headline.
+        Its id."""
         row = {k: v for k, v in asdict(label).items() if k != "id"}
         with self.db.atomic():
-            if label.item_id:
-                self.db.execute("delete from labels where item_id = ?", [label.item_id])
-            elif label.link:
-                self.db.execute(
-                    "delete from labels where item_id is null and link = ?", [label.link]
-                )
+            self.db.execute(
+                "delete from labels where item_id = ? or (item_id is null and ("
+                "(? != '' and link = ?) or (? = '' and link = '' and ? != '' and title = ?)))",
+                [label.item_id, label.link, label.link, label.link, label.title, label.title],
+            )
             cursor = self.db.execute(
                 f"insert into labels ({', '.join(row)}) values ({', '.join('?' * len(row))})",
                 list(row.values()),
