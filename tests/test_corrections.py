@@ -17,6 +17,7 @@ import pytest
 from tests.helpers import CHAT, DATA, keyword_items, keyword_title, rss, run_bot, seed_item
 from tests.servers import SentMessage
 from tests.test_admin import ADMIN, STRANGER, start_run, wait_for, write_config
+from watchers.corrections import read_missed
 from watchers.detection.model import MODEL_FILE
 
 SAMPLE = DATA / "news" / "labelled_sample.jsonl"
@@ -225,3 +226,20 @@ def test_eval_shows_what_a_retrained_model_would_change(corrected):
     counts = [int(n) for line in (stored, labelled) for n in re.findall(r"(\d+) newly", line)]
     assert len(changed) == sum(counts)  # every change listed with its title (under --show)
     assert (db.read_bytes(), MODEL_FILE.read_bytes()) == before  # no model written
+
+
+@pytest.mark.parametrize(
+    "text,read",
+    [
+        ("", ("", "", "")),
+        ("https://x.org/a?utm_source=rss", ("https://x.org/a", "", "")),
+        ("https://x.org/a\nNorway sends NASAMS\nTwo more.\nSoon.",
+         ("https://x.org/a", "Norway sends NASAMS", "Two more.\nSoon.")),
+        ("https://x.org/a Norway sends NASAMS\nTwo more.",
+         ("https://x.org/a", "Norway sends NASAMS", "Two more.")),
+        ("Norway  sends NASAMS \n Two more.", ("", "Norway sends NASAMS", "Two more.")),
+        ("ftp://x.org/a", ("", "ftp://x.org/a", "")),  # not a link we read: a headline
+    ],
+)  # fmt: skip
+def test_read_missed(text, read):
+    assert read_missed(text) == read

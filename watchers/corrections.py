@@ -59,18 +59,27 @@ def answer_wrong(app: App, said: Said) -> list[str]:
 
 def answer_missed(app: App, said: Said) -> list[str]:
     """/missed LINK, or HEADLINE + newline + summary: labelled 1."""
-    first, _, rest = said.text.strip().partition("\n")
-    first, rest = first.strip(), rest.strip()
-    if not first:
+    link, headline, summary = read_missed(said.text)
+    if not link and not headline:
         return [MISSED_USAGE]
-    link = canonical_link(first) if " " not in first else ""
-    if not link:
-        return _store_missed(app, said, None, "", first, rest)
-    item = app.pipeline.store.item_by_link(link)
+    item = app.pipeline.store.item_by_link(link) if link else None
     if item is not None:
         return _store_missed(app, said, item["id"], link, item["title"], item["summary"])
-    headline, _, summary = rest.partition("\n")
-    return _store_missed(app, said, None, link, headline.strip(), summary.strip())
+    return _store_missed(app, said, None, link, headline, summary)
+
+
+def read_missed(text: str) -> tuple[str, str, str]:
+    """(canonical link, headline, summary) of what follows /missed: a link first (then
+    optionally the headline, on its line or the next, and the summary), or a headline
+    and the summary on the next lines."""
+    first, _, rest = text.strip().partition("\n")
+    token, _, after = first.strip().partition(" ")
+    link = canonical_link(token)
+    if not link:
+        return "", " ".join(first.split()), rest.strip()
+    if not after.strip():
+        after, _, rest = rest.strip().partition("\n")
+    return link, " ".join(after.split()), rest.strip()
 
 
 def _store_missed(
