@@ -243,3 +243,18 @@ def test_eval_shows_what_a_retrained_model_would_change(corrected):
 )  # fmt: skip
 def test_read_missed(text, read):
     assert read_missed(text) == read
+
+
+def test_eval_without_feedback_trains_on_the_labelled_news_alone(corrected):
+    config, _, _, _ = corrected
+    done = run_bot("--config", str(config), "eval", "--data", str(SAMPLE), "--show", "0")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("candidate: trained on 200 items (")
+    listed = [line for line in lines if line.startswith(("  + ", "  - "))]
+    assert all(re.fullmatch(r"  [+-] … and \d+ more", line) for line in listed)  # --show 0
+    assert re.fullmatch(
+        r"stored labels \(5 with a title\): shipped model right on [0-5], candidate right on "
+        r"[0-5]",
+        lines[-1],
+    )
