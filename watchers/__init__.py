@@ -14,8 +14,10 @@ models.py (the dataclasses between stages) and errors.py (the exception tree) si
 all of them. The orchestration sits on top and is the only code that imports more than
 one stage: app.py (wiring), pipeline.py (one feed's poll), dispatch.py (verdicts to the
 outbox), schedule.py (the daemon), store_watch.py (telling when writes fail and work
-again), admin.py and answers.py (admin commands), check.py and score.py (the check and
-score commands), and cli.py (the command line: `armswatch`, `python bot.py`).
+again), admin.py and answers.py (admin commands), corrections.py (/wrong and /missed
+stored as labels) and retrain.py (training on them: `train --with-feedback`, `eval`),
+check.py and score.py (the check and score commands), and cli.py (the command line:
+`armswatch`, `python bot.py`).
 """
 
 __version__ = "0.1.0"

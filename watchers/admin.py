@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from watchers.answers import COMMANDS, HELP, Answer, split_message
 from watchers.app import App
+from watchers.corrections import FEEDBACK, Correction, Said
 
 log = logging.getLogger("armswatch.admin")
 
@@ -41,6 +42,9 @@ class AdminBot:
         admins, new = filters.User(user_id=telegram.admins), filters.UpdateType.MESSAGE
         for name, answer in COMMANDS.items():  # edited messages are not commands again
             self.application.add_handler(CommandHandler(name, self._handler(answer), admins & new))
+        for name, correct in FEEDBACK.items():
+            handler = CommandHandler(name, self._handler(correct, said=True), admins & new)
+            self.application.add_handler(handler)
         ignored = MessageHandler(filters.COMMAND & new & ~admins, self._ignored)
         self.application.add_handler(ignored, 1)
         self.application.add_error_handler(self._failed)
@@ -96,13 +100,22 @@ class AdminBot:
             await self._quietly(self.application.stop())
         await self._quietly(self.application.shutdown())
 
-    def _handler(self, answer: Answer) -> Callable[..., Awaitable[None]]:
+    def _handler(
+        self, answer: Answer | Correction, said: bool = False
+    ) -> Callable[..., Awaitable[None]]:
+        """A handler answering with `answer(app, args, user)`, or with `answer(app, Said)`."""
+
         async def handle(update, context) -> None:
             message, user = update.effective_message, update.effective_user
             args = _COMMAND.sub("", message.text or "", count=1)
             command = (message.text or "").split(maxsplit=1)[0]
             log.info("event=admin_command command=%s user=%d", command[:40], user.id)
-            for text in split_message(answer(self.app, args, user.id)):
+            lines = (
+                answer(self.app, read_said(message, args))
+                if said
+                else answer(self.app, args, user.id)
+            )
+            for text in split_message(lines):
                 await context.bot.send_message(
                     message.chat_id, text, parse_mode="HTML", link_preview_options=self.no_preview
                 )
@@ -130,6 +143,31 @@ class AdminBot:
             await call
         except Exception as exc:  # shutting down or optional: log, never raise
             log.debug("event=admin_call_failed error=%r", str(exc))
+
+
+def read_said(message, args: str) -> Said:
+    """A command message as corrections.py reads it: who, where, and what it replies to.
+
+    In a channel's discussion group a reply goes to the group's copy of the post: the
+    post in the channel is the one that was alerted.
+    """
+    user, chat = message.from_user, message.chat
+    replied = message.reply_to_message
+    chats, replied_id = (), None
+    if replied is not None:
+        origin = replied.forward_origin if replied.is_automatic_forward else None
+        source = origin.chat if getattr(origin, "chat", None) else replied.chat
+        replied_id = origin.message_id if getattr(origin, "chat", None) else replied.message_id
+        chats = (str(source.id), *([f"@{source.username}"] if source.username else []))
+    return Said(
+        text=args,
+        user_id=user.id,
+        chat_id=str(chat.id),
+        now=message.date.timestamp(),
+        username=user.username or "",
+        replied_chats=chats,
+        replied_id=replied_id,
+    )
 
 
 def start_admin(app: App, token: str) -> AdminBot | None:

@@ -30,6 +30,8 @@ HELP = (
     ("mute", "RULE DURATION: hold back a rule's alerts, e.g. /mute arms-transfer 2h"),
     ("unmute", "RULE: alert on the rule again"),
     ("explain", "TEXT: why a headline would or would not alert"),
+    ("wrong", "as a reply to an alert that is no arms transfer: a label for training"),
+    ("missed", "LINK, or HEADLINE and summary on the next lines: a story not alerted"),
 )
 
 Answer = Callable[[App, str, int], list[str]]

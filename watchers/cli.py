@@ -66,6 +66,21 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         "--data", metavar="FILE", help="labelled JSON Lines (data/labelled/news.jsonl.gz)"
     )
     train.add_argument("--out", metavar="FILE", help="model file (the shipped model.json)")
+    train.add_argument(
+        "--with-feedback", action="store_true", help="add the labels stored by /wrong and /missed"
+    )
+    evaluate = commands.add_parser(
+        "eval", help="what a retrained model would change, against the shipped one"
+    )
+    evaluate.add_argument(
+        "--data", metavar="FILE", help="labelled JSON Lines (data/labelled/news.jsonl.gz)"
+    )
+    evaluate.add_argument(
+        "--with-feedback", action="store_true", help="train on the stored labels too"
+    )
+    evaluate.add_argument(
+        "--show", type=int, default=20, metavar="N", help="titles listed per change (20)"
+    )
 
 
 def add_feeds_parser(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -251,16 +266,15 @@ def cmd_train(config, args) -> int:
     from pathlib import Path
 
     from watchers.detection.model import MODEL_FILE
-    from watchers.detection.train import LABELLED_FILE, build_model, write_lemma_table
+    from watchers.detection.train import build_model, write_lemma_table
+    from watchers.retrain import labelled_data, read_feedback
 
-    data = Path(args.data) if args.data else LABELLED_FILE
-    if not data.exists():
-        raise ArmswatchError(
-            f"{data}: no labelled news (a checkout has data/labelled/news.jsonl.gz; "
-            "give another with --data)"
-        )
+    data, extra = labelled_data(args.data), []
+    if args.with_feedback:
+        extra, skipped, _ = read_feedback(config.storage_path)
+        print_feedback(len(extra), skipped)
     out = Path(args.out) if args.out else MODEL_FILE
-    model = build_model(data, out)
+    model = build_model(data, out, extra)
     if out == MODEL_FILE:
         write_lemma_table()
     about = model.about
@@ -271,6 +285,24 @@ def cmd_train(config, args) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def cmd_eval(config, args) -> int:
+    from watchers.retrain import evaluate, labelled_data, report
+
+    data = labelled_data(args.data)
+    evaluation, skipped = evaluate(data, config.storage_path, args.with_feedback)
+    if args.with_feedback:
+        print_feedback(len(evaluation.feedback), skipped)
+    print("\n".join(report(evaluation, max(0, args.show))))
+    return EXIT_OK
+
+
+def print_feedback(used: int, skipped: int) -> None:
+    print(
+        f"stored labels: {used} used, {skipped} skipped (no title: a /missed link never seen)",
+        file=sys.stderr,
+    )
 
 
 def cmd_feeds(config, args) -> int:
@@ -295,6 +327,7 @@ COMMANDS = {
     "check": cmd_check,
     "score": cmd_score,
     "train": cmd_train,
+    "eval": cmd_eval,
     "explain": cmd_explain,
     "export": cmd_export,
     "report": cmd_report,

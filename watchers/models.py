@@ -180,3 +180,20 @@ class DigestEntry:
     item_id: str
     line: str  # the item's line in the digest, Telegram HTML
     created: float
+
+
+@dataclass(frozen=True)
+class Label:
+    """An admin's correction from the channel: label 0 (/wrong) or 1 (/missed) for an item."""
+
+    label: int  # 1: an arms transfer story, 0: not one
+    kind: str  # wrong | missed
+    user_id: int
+    chat_id: str  # where it was said
+    created_at: float
+    item_id: str | None = None  # the stored item, when there is one
+    link: str = ""
+    title: str = ""  # empty: not trainable until a headline is given
+    summary: str = ""
+    username: str = ""
+    id: int = 0  # given by the store

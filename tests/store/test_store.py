@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from watchers.errors import StoreError
-from watchers.models import Item, StoryRow
+from watchers.models import Item, Label, StoryRow
 from watchers.store.sqlite import STATE_BATCH, FeedState, QueuedAlert, open_store
 
 
@@ -183,3 +183,70 @@ def test_a_database_from_an_older_version_gains_the_new_columns(tmp_path):
     store.close()
     assert (state.name, state.ttl, state.moved_to, state.reported) == ("F", 0.0, "", False)
     assert (story.id, story.words, story.sources) == ("s", (), ())
+
+
+def stored_alert(store, item: Item, chat: str = "@chan", message_id: int = 7) -> None:
+    """An item stored and its alert sent as message `message_id`."""
+    store.record_items("feed1", [item], [QueuedAlert(item.id, chat, "<b>x</b>")], now=1.0)
+    (alert,) = store.due_alerts(now=2.0)
+    store.mark_sent(alert.id, message_id, now=2.0)
+
+
+def test_the_item_of_an_alert_is_found_by_its_message(store):
+    stored_alert(store, Item("a", "Iran ships drones", summary="More.", link="https://x.org/a"))
+    found = store.alerted_item(["-100", "@chan"], 7)
+    assert found == {"id": "a", "title": "Iran ships drones", "summary": "More.",
+                     "link": "https://x.org/a"}  # fmt: skip
+    assert store.alerted_item(["-100", "@other"], 7) is None  # another chat
+    assert store.alerted_item(["@chan"], 8) is None  # another message
+    assert store.item_by_link("https://x.org/a")["id"] == "a"
+    assert store.item_by_link("https://x.org/b") is None and store.item_by_link("") is None
+
+
+N = "https://x.org/n"
+LABEL_CASES = [
+    # (item_id, link, title, label, kind) stored in turn -> what is kept
+    ("the same item twice: the newest decides",
+     [("i1", "", "T", 0, "wrong"), ("i1", "", "T", 1, "missed")], [("i1", "", "T", 1)]),
+    ("a link never stored, twice",
+     [(None, N, "", 1, "missed"), (None, N, "T", 1, "missed")], [(None, N, "T", 1)]),
+    ("a link stored alone, then its item once read",
+     [(None, N, "", 1, "missed"), ("i3", N, "T", 0, "wrong")], [("i3", N, "T", 0)]),
+    ("the same headline without a link, twice",
+     [(None, "", "H", 1, "missed"), (None, "", "H", 0, "missed")], [(None, "", "H", 0)]),
+    ("different stories stay apart",
+     [("i1", "", "T", 0, "wrong"), ("i2", "", "T", 0, "wrong"), (None, "", "H", 1, "missed"),
+      (None, N, "", 1, "missed")],
+     [("i1", "", "T", 0), ("i2", "", "T", 0), (None, "", "H", 1), (None, N, "", 1)]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "labels,expected", [c[1:] for c in LABEL_CASES], ids=[c[0] for c in LABEL_CASES]
+)
+def test_labels_are_stored_one_per_story(tmp_path, labels, expected):
+    store = open_store(tmp_path / "a.db")
+    for n, (item_id, link, title, value, kind) in enumerate(labels):
+        label = Label(value, kind, 42, "@chan", float(n), item_id, link, title, "S", "ann")
+        assert store.add_label(label) > 0
+    store.close()
+    store = open_store(tmp_path / "a.db")  # kept across a reopen
+    found = store.labels()
+    store.close()
+    assert [(x.item_id, x.link, x.title, x.label) for x in found] == expected
+    assert all((x.user_id, x.username, x.chat_id) == (42, "ann", "@chan") for x in found)
+    assert [x.id for x in found] == sorted(x.id for x in found)
+
+
+def test_a_database_of_schema_version_1_gains_the_labels_table(tmp_path):
+    path = tmp_path / "v1.db"
+    open_store(path).close()
+    with sqlite3.connect(path) as db:  # as version 1 left it
+        db.execute("drop table labels")
+        db.execute("pragma user_version = 1")
+    store = open_store(path)
+    store.add_label(Label(0, "wrong", 1, "@c", 5.0, "i"))
+    assert [x.item_id for x in store.labels()] == ["i"]
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("pragma user_version").fetchone() == (2,)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from watchers.errors import StoreError, StoreUnavailable
-from watchers.models import Alert, DigestEntry, EventRow, Item, StoryRow
+from watchers.models import Alert, DigestEntry, EventRow, Item, Label, StoryRow
 from watchers.store.identity import Keys, key, keys_of, small_edit, title_words
 from watchers.store.tables import (
     SCHEMA,
@@ -552,6 +552,56 @@ class Store:
         with self.db.atomic():
             cursor = self.db.execute("delete from mutes where rule = ? and until > ?", [rule, now])
         return cursor.rowcount > 0
+
+    # labels (the channel's corrections) -------------------------------------------
+    @_guarded
+    def alerted_item(self, chats: Sequence[str], message_id: int) -> dict | None:
+        """The stored item (id, title, summary, link) a sent message in one of these chats
+        (ids or @usernames) alerted, or None (an edit, a digest, an admin notice)."""
+        marks = ", ".join("?" * len(chats))
+        sql = (
+            "select i.id, i.title, i.summary, i.link from outbox o join items i on i.id = "
+            f"o.item_id where o.message_id = ? and o.chat_id in ({marks}) and "
+            "coalesce(o.kind, 'send') != 'edit' order by o.id desc limit 1"
+        )
+        rows = self._select(sql, [message_id, *chats])
+        return rows[0] if rows else None
+
+    @_guarded
+    def item_by_link(self, link: str) -> dict | None:
+        """The latest stored item (id, title, summary, link) with this link, or None."""
+        sql = "select id, title, summary, link from items where link = ? order by seen_at desc"
+        rows = self._select(sql + " limit 1", [link]) if link else []
+        return rows[0] if rows else None
+
+    @_writing
+    def add_label(self, label: Label) -> int:
+        """Store a label, replacing earlier ones of the same story: the newest decides. The
+        same story is the same item, else the same link, else (neither) the same headline.
+        Its id."""
+        row = {k: v for k, v in asdict(label).items() if k != "id"}
+        with self.db.atomic():
+            self.db.execute(
+                "delete from labels where item_id = ? or (item_id is null and ("
+                "(? != '' and link = ?) or (? = '' and link = '' and ? != '' and title = ?)))",
+                [label.item_id, label.link, label.link, label.link, label.title, label.title],
+            )
+            cursor = self.db.execute(
+                f"insert into labels ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+        return cursor.lastrowid
+
+    @_guarded
+    def labels(self) -> list[Label]:
+        """Every stored label, oldest first."""
+        return [Label(**row) for row in self._select("select * from labels order by id")]
+
+    @_guarded
+    def item_texts(self) -> list[tuple[str, str, str]]:
+        """(id, title, summary) of every stored item, in the order they were stored."""
+        rows = self._select("select id, title, summary from items order by rowid")
+        return [(row["id"], row["title"], row["summary"]) for row in rows]
 
 
 _STATE_COLUMNS = tuple(f.name for f in fields(FeedState))

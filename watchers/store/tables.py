@@ -14,8 +14,9 @@ from watchers.store.identity import keys_of
 
 log = logging.getLogger("armswatch.store")
 
-# user_version of the file: 0 before identity keys (every release up to 0.1.0), 1 since.
-SCHEMA_VERSION = 1
+# user_version of the file: 0 before identity keys (every release up to 0.1.0), 1 with
+# them, 2 with the labels table (the channel's corrections).
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 create table if not exists items (
@@ -59,6 +60,20 @@ create index if not exists items_lkey on items(lkey);
 create index if not exists items_ckey on items(ckey);
 """
 
+# Version 2: labels the admins gave from the channel (/wrong: 0, /missed: 1), for training.
+# One label per item (item_id) or, for an item never stored, per link: the newest decides.
+LABELS = """
+create table if not exists labels (
+    id integer primary key, item_id text, link text not null default '',
+    title text not null default '', summary text not null default '',
+    label integer not null check (label in (0, 1)),
+    kind text not null check (kind in ('wrong', 'missed')),
+    user_id integer not null, username text not null default '', chat_id text not null,
+    created_at real not null);
+create index if not exists labels_item on labels(item_id);
+create index if not exists labels_link on labels(link);
+"""
+
 ADDED_COLUMNS = {
     "items": {"feed_id": str, "gkey": int, "lkey": int, "ckey": int},
     "feeds": {"moved_to": str, "reported": int, "ttl": float},
@@ -83,14 +98,20 @@ def upgrade(db: sqlite_utils.Database, version: int, fresh: bool = False) -> Non
     Version 0 knew an item by its id or its link alone (a unique index on link): the
     stored items get their identity keys, computed from the id, link and title they were
     stored with, so each is still known when its feed is read again, and the index goes.
+    Version 2 adds the labels table.
     """
     if version >= SCHEMA_VERSION:
         return
+    count = 0
     with db.atomic():
-        count = _add_identity_keys(db)
-        db.execute("drop index if exists items_link")
-        for statement in filter(str.strip, INDEXES.split(";")):
-            db.execute(statement)
+        if version < 1:
+            count = _add_identity_keys(db)
+            db.execute("drop index if exists items_link")
+            for statement in filter(str.strip, INDEXES.split(";")):
+                db.execute(statement)
+        if version < 2:
+            for statement in filter(str.strip, LABELS.split(";")):
+                db.execute(statement)
         db.execute(f"pragma user_version = {SCHEMA_VERSION}")
     if not fresh:
         log.info("event=store_upgraded from=%d to=%d items=%d", version, SCHEMA_VERSION, count)
