@@ -129,7 +129,9 @@ class Detector:
             return Detection()
         reading = self.read_item(text, hits)
         detection, model = reading.detection, self.model
-        features = item_features(text, reading.marks, detection, reading.readings, self.context)
+        features = item_features(
+            text, reading.marks, detection, reading.readings, self.context, model.bigram_heads
+        )
         present = model.present(features)
         score = probability(model.intercept + sum(w for _, w in present))
         supplier, recipient = detection.supplier, detection.recipient

@@ -49,10 +49,14 @@ def placed_tokens(text: str, marks: Sequence[Mark]) -> list[tuple[str, int]]:
     return tokens
 
 
-def word_features(tokens: list[str], prefix: str) -> set[str]:
-    """Unigrams and bigrams of a token list, prefixed with the part of the item."""
+def word_features(tokens: list[str], prefix: str, heads: frozenset[str] | None = None) -> set[str]:
+    """Unigrams and bigrams of a token list, prefixed with the part of the item; given the
+    words a model's bigrams start with (heads), only bigrams that could have a weight."""
     grams = {f"{prefix}:{t}" for t in tokens}
-    grams |= {f"{prefix}:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
+    pairs = zip(tokens, tokens[1:], strict=False)
+    if heads is not None:
+        pairs = ((a, b) for a, b in pairs if a in heads)
+    grams |= {f"{prefix}:{a} {b}" for a, b in pairs}
     return grams
 
 
@@ -112,12 +116,14 @@ def item_features(
     detection: Detection,
     readings: Sequence[Reading],
     vocabulary: FeatureContext,
+    heads: frozenset[str] | None = None,
 ) -> set[str]:
-    """Every feature of one item (text: title, a new line, the summary)."""
+    """Every feature of one item (text: title, a new line, the summary); heads as in
+    word_features (the daemon passes its model's, training none)."""
     title_end = text.find("\n")
     title_end = len(text) if title_end < 0 else title_end
     placed = placed_tokens(text, marks)
-    found = word_features([t for t, _ in placed], "w")
+    found = word_features([t for t, _ in placed], "w", heads)
     found |= {f"t:{t}" for t, start in placed if start < title_end}
     found |= mark_features(marks, title_end, vocabulary.categories)
     found |= {f"e:{m.value}" for m in marks if m.kind == "actor" and m.value}

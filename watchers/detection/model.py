@@ -9,6 +9,7 @@ on the training data: a score of 0.5 is that point (the rules' `min_score`).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable
@@ -31,6 +32,11 @@ class Model:
     intercept: float
     about: dict
     sides: dict[str, SideModel] = field(default_factory=dict)  # supplier, recipient
+
+    @functools.cached_property
+    def bigram_heads(self) -> frozenset[str]:
+        """The first words of the word bigrams that have a weight ("w:send <weapon>": send)."""
+        return frozenset(f[2:].split(" ", 1)[0] for f in self.weights if f[:2] == "w:" and " " in f)
 
     def present(self, features: Iterable[str]) -> list[tuple[str, float]]:
         """The features that have a weight, with it."""
