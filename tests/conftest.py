@@ -1,11 +1,14 @@
-"""Shared fixtures: real servers on 127.0.0.1 for feeds and the Telegram Bot API."""
+"""Shared fixtures: real servers on 127.0.0.1 for feeds, the Telegram Bot API and
+PostgreSQL."""
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import telegram
 from telegram.request import HTTPXRequest
 
+from tests.pgserver import PASSWORD, PgServer, Unavailable
 from tests.servers import FakeBotAPI, FeedServer
 from tests.servers import free_port as _free_port
 
@@ -52,3 +55,29 @@ async def tg_bot(bot_api: FakeBotAPI, bot_token: str) -> AsyncIterator[telegram.
 def free_port() -> int:
     """A port on 127.0.0.1 with nothing listening (connections are refused)."""
     return _free_port()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One real PostgreSQL server for the session (PGPASSWORD set for its clients and the
+    processes tests start); skips the tests that need it when none can be started."""
+    try:
+        server = PgServer().start()
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    old = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = PASSWORD
+    try:
+        yield server
+    finally:
+        if old is None:
+            os.environ.pop("PGPASSWORD", None)
+        else:
+            os.environ["PGPASSWORD"] = old
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a fresh, empty database on the session's server."""
+    return pg_server.create_db()
