@@ -2,7 +2,7 @@
 PostgreSQL."""
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import telegram
@@ -81,3 +81,21 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """The URL of a fresh, empty database on the session's server."""
     return pg_server.create_db()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_db(request, tmp_path) -> Callable:
+    """Opens a store on one database, SQLite file or PostgreSQL; each call is another
+    connection to the same database, as another process (or instance) would make."""
+    from watchers.store.connect import open_configured
+
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    return lambda lease=60.0: open_configured(tmp_path / "state.db", url, lease)
+
+
+@pytest.fixture
+def store(open_db):
+    """A store on a fresh database, of each kind."""
+    store = open_db()
+    yield store
+    store.close()

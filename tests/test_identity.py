@@ -334,14 +334,14 @@ def test_a_database_made_by_0_1_0_is_upgraded_and_alerts_nothing_again(tmp_path)
         )
         config.write_text(config.read_text().replace('backfill = "24h"', 'backfill = "36500d"'))
         log = run_once(config)  # a new feed state, as the port differs: every item is read
-        assert "event=store_upgraded from=0 to=2 items=6" in log
+        assert "event=store_upgraded from=0 to=3 items=6" in log
         assert api.messages == []
         server.set("/v0-feed.xml", feed.replace(b"</channel>", shared_link))
         run_once(config)
         (message,) = api.messages
         assert "A second release on the press page" in message.plain
     with sqlite3.connect(tmp_path / "state.db") as db:
-        assert db.execute("pragma user_version").fetchone() == (2,)
+        assert db.execute("pragma user_version").fetchone() == (3,)
         assert db.execute("select count(*) from items").fetchone() == (7,)
         indexes = {
             row[0] for row in db.execute("select name from sqlite_master where type = 'index'")

@@ -18,7 +18,7 @@ from watchers.errors import ConfigError, StoreUnavailable
 from watchers.feeds.fetch import make_client
 from watchers.models import Feed
 from watchers.pipeline import Pipeline, PollResult
-from watchers.store.sqlite import open_store
+from watchers.store.connect import open_configured
 from watchers.stories.merge import StoryBook
 from watchers.telegram.deliver import ConsoleSender, Deliverer, DeliveryReport, TelegramSender
 
@@ -79,7 +79,7 @@ async def open_app(config: Config, rules: RuleSet | None = None, out: TextIO | N
     store writes its deferred feed states on close)."""
     token = read_token(config)
     rules = rules or compile_rules(config)
-    store = open_store(config.storage_path)
+    store = open_configured(config.storage_path, config.storage_url, config.lease)
     if config.storage_max_bytes:
         store.limit_size(config.storage_max_bytes)
     stories = None

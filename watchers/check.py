@@ -24,7 +24,7 @@ def summarize(config: Config, rules: RuleSet) -> list[str]:
         kinds[entity.kind] = kinds.get(entity.kind, 0) + 1
     lines = [
         f"{config.path}: OK",
-        f"storage: {config.storage_path}",
+        f"storage: {config.storage_url or config.storage_path}",
         f"telegram: chat {config.telegram.chat_id or '(not set: alerts print to the terminal)'}"
         f", token from ${config.telegram.token_env}",
         f"schedule: every {format_duration(config.interval)}, jitter "

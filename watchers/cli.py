@@ -205,9 +205,9 @@ def cmd_export(config, args) -> int:
     import time
 
     from watchers.ops.export import story_events, write_export
-    from watchers.store.sqlite import open_store
+    from watchers.store.connect import open_configured
 
-    store = open_store(config.storage_path)
+    store = open_configured(config.storage_path, config.storage_url, config.lease)
     try:
         stories = story_events(store, time.time() - args.since)
     finally:
@@ -234,10 +234,10 @@ def cmd_report(config, args) -> int:
 
     from watchers.app import read_token
     from watchers.ops.report import caption, draw_report, load_summary, send_photo
-    from watchers.store.sqlite import open_store
+    from watchers.store.connect import open_configured
 
     now = time.time()
-    store = open_store(config.storage_path)
+    store = open_configured(config.storage_path, config.storage_url, config.lease)
     try:
         summary = load_summary(store, now - args.since, now, args.top or config.report_top)
     finally:

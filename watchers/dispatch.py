@@ -19,7 +19,7 @@ from watchers.models import (
     StoryRow,
     Verdict,
 )
-from watchers.store.sqlite import QueuedAlert, Store
+from watchers.store.base import QueuedAlert, Store
 from watchers.stories.merge import Filing, StoryBook, story_row
 from watchers.telegram.digest import PERIODS, compose_digest, digest_line
 from watchers.telegram.message import format_alert, weapon_names

@@ -5,9 +5,10 @@
     ├── FetchError       a feed could not be fetched (network, HTTP status, size, time)
     │   └── FeedGone     the feed answered 410 Gone: stop polling it
     ├── ParseError       fetched bytes are not a usable feed
-    ├── StoreError       the SQLite database cannot be opened or written
-    │   └── StoreUnavailable  a write failed for a reason a retry can mend (the disk or
-    │                         [storage] max_bytes is full, the file stays locked, I/O)
+    ├── StoreError       the database cannot be opened or written
+    │   └── StoreUnavailable  a read or write failed for a reason a retry can mend (the
+    │                         disk or [storage] max_bytes is full, the file stays locked,
+    │                         I/O, the PostgreSQL server cannot be reached)
     └── DeliveryError    Telegram refused an alert for good (bad request, chat not found)
 
 Stages wrap third-party exceptions in these with ``raise ... from``; the pipeline
@@ -47,7 +48,8 @@ class StoreError(ArmswatchError):
 
 
 class StoreUnavailable(StoreError):
-    """A read or write failed for a passing reason (full, locked, I/O); retry later."""
+    """A read or write failed for a passing reason (full, locked, I/O, the database server
+    unreachable); retry later."""
 
 
 class DeliveryError(ArmswatchError):

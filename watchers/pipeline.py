@@ -30,7 +30,7 @@ from watchers.models import (
     Feed,
     Item,
 )
-from watchers.store.sqlite import FeedState, QueuedAlert, Store
+from watchers.store.base import FeedState, QueuedAlert, Store
 from watchers.stories.merge import StoryBook
 
 log = logging.getLogger("armswatch.pipeline")

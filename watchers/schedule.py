@@ -234,7 +234,7 @@ class Daemon:
             log.error("event=config_rejected error=%r (keeping the running config)", str(exc))
             return False
         old = self.app.config
-        at_restart = ("storage_path", "telegram", "metrics_listen")
+        at_restart = ("storage_path", "storage_url", "lease", "telegram", "metrics_listen")
         if any(getattr(config, key) != getattr(old, key) for key in at_restart):
             log.warning(
                 "event=config_partial note='[storage], [telegram] and [metrics] apply on restart'"

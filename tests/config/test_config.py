@@ -90,7 +90,24 @@ BROKEN = [
     ("list expected", '[[rules]]\nname = "r"\nany = [1, 2]\n', "line 3: [rules] any"),
     ("unknown detector", '[[rules]]\nname = "r"\ndetector = "magic"\n', "line 3"),
     ("entity without kind", '[[entities]]\nname = "X"\n', "[[entities]] 'X' needs a kind"),
+    (
+        "password in the database url",
+        '[storage]\nurl = "postgresql://aw:secret@db.lan/aw"\n',
+        "line 2: [storage] url: the URL holds a password: remove it and set PGPASSWORD",
+    ),
+    ("not a database url", '[storage]\nurl = "mysql://db.lan/aw"\n', "line 2: [storage] url"),
+    (
+        "path and url",
+        '[storage]\npath = "a.db"\nurl = "postgresql://aw@db.lan/aw"\n',
+        "line 3: [storage] takes a path (SQLite) or a url, not both",
+    ),
 ]
+
+
+def test_storage_url_and_lease():
+    config = parse('[storage]\nurl = "postgresql://aw@db.lan:5433/aw"\nlease = "90s"\n')
+    assert (config.storage_url, config.lease) == ("postgresql://aw@db.lan:5433/aw", 90.0)
+    assert (parse("").storage_url, parse("").lease) == (None, 60.0)
 
 
 @pytest.mark.parametrize("case,text,message", BROKEN, ids=[c[0] for c in BROKEN])

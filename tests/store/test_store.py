@@ -1,4 +1,5 @@
-"""The SQLite store on real files: dedup, one transaction per feed, the outbox states."""
+"""The store on real databases, SQLite files and PostgreSQL (the `store` and `open_db`
+fixtures run each test on both): dedup, one transaction per feed, the outbox states."""
 
 import os
 import sqlite3
@@ -8,13 +9,6 @@ import pytest
 from watchers.errors import StoreError
 from watchers.models import Item, Label, StoryRow
 from watchers.store.sqlite import STATE_BATCH, FeedState, QueuedAlert, open_store
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = open_store(tmp_path / "a.db")
-    yield store
-    store.close()
 
 
 def test_unseen_knows_items_by_guid_link_and_title_together(store):
@@ -37,12 +31,11 @@ def test_unseen_knows_items_by_guid_link_and_title_together(store):
     assert store.unseen(later) == []
 
 
-def test_items_survive_reopen(tmp_path):
-    path = tmp_path / "b.db"
-    store = open_store(path)
+def test_items_survive_reopen(open_db):
+    store = open_db()
     store.record_items("f", [Item("x", "X")], [QueuedAlert("x", "@c", "hi")], now=1.0)
     store.close()
-    again = open_store(path)
+    again = open_db()
     assert again.unseen([Item("x", "X")]) == []
     assert [a.item_id for a in again.due_alerts(now=2.0)] == ["x"]
     again.close()
@@ -74,50 +67,48 @@ def test_feed_state_roundtrip(store):
     assert store.feed_state("https://other") == FeedState(url="https://other")
 
 
-def written_etags(path) -> dict[str, str]:
-    """The feed states in the file, as another process (or the next start) reads them."""
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("select url, etag from feeds").fetchall())
+def written_etags(open_db) -> dict[str, str]:
+    """The feed states in the database, as another process (or the next start) reads them."""
+    other = open_db()
+    try:
+        return {s.url: s.etag for s in other.feed_states()}
+    finally:
+        other.close()
 
 
-def test_deferred_states_are_read_back_at_once_and_written_in_one_batch(tmp_path):
-    path = tmp_path / "s.db"
-    store = open_store(path)
+def test_deferred_states_are_read_back_at_once_and_written_in_one_batch(open_db):
+    store = open_db()
     store.save_feed_state(FeedState(url="u1", etag="1"))
     store.defer_feed_state(FeedState(url="u1", etag="2"))
     store.defer_feed_state(FeedState(url="u2", etag="3"))
     assert store.feed_state("u1").etag == "2"
     assert {s.url: s.etag for s in store.feed_states()} == {"u1": "2", "u2": "3"}
-    assert written_etags(path) == {"u1": "1"}  # a kill now: the next start polls again
+    assert written_etags(open_db) == {"u1": "1"}  # a kill now: the next start polls again
     assert store.flush_feed_states() == 2
-    assert written_etags(path) == {"u1": "2", "u2": "3"}
+    assert written_etags(open_db) == {"u1": "2", "u2": "3"}
     assert store.flush_feed_states() == 0
     store.defer_feed_state(FeedState(url="u3", etag="4"))
     store.close()  # writes what was deferred
-    assert written_etags(path) == {"u1": "2", "u2": "3", "u3": "4"}
+    assert written_etags(open_db) == {"u1": "2", "u2": "3", "u3": "4"}
 
 
-def test_deferred_states_are_written_once_a_batch_is_full(tmp_path):
-    store = open_store(tmp_path / "s.db")
+def test_deferred_states_are_written_once_a_batch_is_full(open_db, store):
     for n in range(STATE_BATCH - 1):
         store.defer_feed_state(FeedState(url=f"u{n}"))
-    assert written_etags(tmp_path / "s.db") == {}
+    assert written_etags(open_db) == {}
     store.defer_feed_state(FeedState(url="last"))
-    assert len(written_etags(tmp_path / "s.db")) == STATE_BATCH
-    store.close()
+    assert len(written_etags(open_db)) == STATE_BATCH
 
 
-def test_a_state_stored_with_items_carries_the_deferred_ones(tmp_path):
-    store = open_store(tmp_path / "s.db")
+def test_a_state_stored_with_items_carries_the_deferred_ones(open_db, store):
     store.defer_feed_state(FeedState(url="quiet", etag="q"))
     store.record_items("f", [Item("x", "X")], [], 1.0, state=FeedState(url="f", etag="f"))
-    assert written_etags(tmp_path / "s.db") == {"quiet": "q", "f": "f"}
+    assert written_etags(open_db) == {"quiet": "q", "f": "f"}
     assert store.feed_state("f").etag == "f"
-    store.close()
 
 
-def test_items_and_their_state_commit_together_or_not_at_all(tmp_path):
-    store = open_store(tmp_path / "s.db")
+def test_items_and_their_state_commit_together_or_not_at_all(open_db):
+    store = open_db()
     store.save_feed_state(FeedState(url="f", body_hash="old"))
     store.defer_feed_state(FeedState(url="quiet", etag="q"))
     broken = StoryRow("x", started=None)  # started is NOT NULL: the transaction fails
@@ -126,7 +117,7 @@ def test_items_and_their_state_commit_together_or_not_at_all(tmp_path):
         store.record_items("f", [Item("x", "X")], [], 1.0, stories=[broken], state=new)
     assert store.feed_state("f").body_hash == "old"  # so the next poll reads the feed again
     assert [i.id for i in store.unseen([Item("x", "X")])] == ["x"]
-    assert written_etags(tmp_path / "s.db") == {"f": ""}
+    assert written_etags(open_db) == {"f": ""}
     assert store.flush_feed_states() == 1  # the deferred state still waits to be written
     store.close()
 
@@ -249,4 +240,4 @@ def test_a_database_of_schema_version_1_gains_the_labels_table(tmp_path):
     assert [x.item_id for x in store.labels()] == ["i"]
     store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("pragma user_version").fetchone() == (2,)
+        assert db.execute("pragma user_version").fetchone() == (3,)

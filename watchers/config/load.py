@@ -61,6 +61,8 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     storage_path: Path = Path("armswatch.db")
     storage_max_bytes: int | None = None  # the database file grows no larger
+    storage_url: str | None = None  # PostgreSQL, shared by instances; else the SQLite file
+    lease: float = 60.0  # how long a feed or chat stays with an instance that went silent
     interval: float = 600.0
     min_interval: float | None = None  # set: feeds that post often are polled this often
     jitter: float = 30.0
@@ -144,12 +146,20 @@ def parse_config(text: str, path: Path) -> Config:
     report = _section(raw, "report", REPORT, loc)
     base = path.parent
     storage_path = Path(storage.get("path", "armswatch.db")).expanduser()
+    if "path" in storage and "url" in storage:
+        where = loc.where("storage", None, "url")
+        raise ConfigError(f"{where}: [storage] takes a path (SQLite) or a url, not both")
+    if "max_bytes" in storage and "url" in storage:
+        where = loc.where("storage", None, "max_bytes")
+        raise ConfigError(f"{where}: [storage] max_bytes caps the SQLite file: not with a url")
     interval = schedule.get("interval", Config.interval)
     return Config(
         path=path,
         telegram=TelegramConfig(**telegram),
         storage_path=storage_path if storage_path.is_absolute() else base / storage_path,
         storage_max_bytes=storage.get("max_bytes"),
+        storage_url=storage.get("url"),
+        lease=storage.get("lease", Config.lease),
         interval=interval,
         min_interval=schedule.get("min_interval"),
         jitter=schedule.get("jitter", Config.jitter),

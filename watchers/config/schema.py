@@ -133,7 +133,27 @@ TELEGRAM: Schema = {
     "send_timeout": _positive_duration,
     "admins": _user_ids,
 }
-STORAGE: Schema = {"path": _text, "max_bytes": _positive_int}
+
+
+def _database_url(value: Any) -> str:
+    """A postgresql:// URL with no password in it (that comes from PGPASSWORD or .pgpass)."""
+    url = _text(value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ValueError(f'expected "postgresql://user@host:port/database", got {value!r}')
+    if parts.password is not None or "password=" in parts.query:
+        raise ValueError(
+            "the URL holds a password: remove it and set PGPASSWORD or ~/.pgpass instead"
+        )
+    return url
+
+
+STORAGE: Schema = {
+    "path": _text,
+    "max_bytes": _positive_int,
+    "url": _database_url,
+    "lease": _positive_duration,
+}
 SCHEDULE: Schema = {
     "interval": _positive_duration,
     "min_interval": _positive_duration,

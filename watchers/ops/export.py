@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from watchers.models import EventRow
-from watchers.store.sqlite import Store
+from watchers.store.base import Store
 
 FORMATS = ("csv", "jsonl")
 COLUMNS = (

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from watchers.config.load import Config
 from watchers.ops.export import StoryEvent, story_events
-from watchers.store.sqlite import Store
+from watchers.store.base import Store
 from watchers.telegram.message import clip
 
 log = logging.getLogger("armswatch.report")

@@ -9,7 +9,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,17 @@ import sqlite_utils
 
 from watchers.errors import StoreError, StoreUnavailable
 from watchers.models import Alert, DigestEntry, EventRow, Item, Label, StoryRow
-from watchers.store.identity import Keys, key, keys_of, small_edit, title_words
+from watchers.store.base import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    STATE_BATCH,
+    FeedState,
+    QueuedAlert,
+)
+from watchers.store.identity import title_words
+from watchers.store.items import EDITS_COMPARED, known_sightings, unseen_items
 from watchers.store.tables import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -31,44 +41,9 @@ from watchers.store.tables import (
     upgrade,
 )
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-STATE_BATCH = 200  # deferred feed states written together once this many wait
-EDITS_COMPARED = 20  # rule 3 compares a title with the latest this many of its guid and link
 CHUNK = 500  # values in one `in (...)` lookup
 
-
-@dataclass(frozen=True)
-class FeedState:
-    """What we remember about a feed between polls."""
-
-    url: str
-    name: str = ""
-    etag: str = ""
-    last_modified: str = ""
-    body_hash: str = ""
-    status: str = "new"  # new | ok | not_modified | unchanged | error | gone
-    error: str = ""
-    failures: int = 0
-    next_poll: float = 0.0
-    last_poll: float = 0.0
-    last_ok: float = 0.0
-    polled_once: bool = False
-    items_total: int = 0
-    moved_to: str = ""  # where a permanent redirect pointed: fetched instead of url
-    reported: bool = False  # the admin was told this feed keeps failing
-    ttl: float = 0.0  # seconds the feed says it may be cached (<ttl>, sy:updatePeriod); 0: none
-
-
-@dataclass(frozen=True)
-class QueuedAlert:
-    """An alert to put in the outbox."""
-
-    item_id: str
-    chat_id: str
-    text: str
-    kind: str = "send"  # send | edit | reply: see models.Alert
-    target_item: str | None = None
-    story_id: str | None = None
+__all__ = ["FAILED", "PENDING", "SENDING", "SENT", "STATE_BATCH", "FeedState", "QueuedAlert"]
 
 
 # SQLite's primary result codes that a retry can mend: the file is locked (busy, locked),
@@ -105,7 +80,9 @@ def _writing(method: Callable) -> Callable:
 
 
 class Store:
-    """SQLite state of armswatch; open with open_store()."""
+    """SQLite state of armswatch, for one instance; open with open_store()."""
+
+    shared = False  # one daemon per file: leases are always granted
 
     def __init__(self, db: sqlite_utils.Database, path: Path, timeout: float = 5.0):
         self.db = db
@@ -212,6 +189,10 @@ class Store:
         self._batch_failed = False
         return count
 
+    def claim_feed(self, state: FeedState, now: float) -> FeedState | None:
+        """The feed to poll now: always granted (no other instance shares the file)."""
+        return state
+
     def _all_states(self) -> dict[str, FeedState]:
         if self._states is None:
             rows = self._select("select * from feeds")
@@ -244,56 +225,14 @@ class Store:
     @_guarded
     def known(self, sightings: Sequence[tuple[str, str, str]]) -> set[int]:
         """Indexes of the (feed id, link, title) sightings that are stored items by the
-        exact rules; the pre-scan parses the others, and unseen() decides about them.
-        Most entries of a changed feed were stored under their own feed id with the very
-        same title: one read of those titles finds them, without keys."""
-        stored = self._titles_by_id([feed_id for feed_id, _, _ in sightings])
-        found = {
-            i for i, (feed_id, _, title) in enumerate(sightings) if stored.get(feed_id) == title
-        }
-        rest = {i: keys_of(*s) for i, s in enumerate(sightings) if i not in found}
-        by_guid, by_link = self._stored_keys(list(rest.values()))
-        return found | {
-            i for i, k in rest.items() if k.guid_title in by_guid or k.link_title in by_link
-        }
+        exact rules; the pre-scan parses the others, and unseen() decides about them."""
+        return known_sightings(self, sightings)
 
     @_guarded
     def unseen(self, items: Sequence[Item]) -> list[Item]:
         """The items that are no stored item nor an earlier one of the batch (see
         identity.py), in order, each with an id no stored item has."""
-        if not items:
-            return []
-        keyed = [(item, keys_of(item.feed_id or item.id, item.link, item.title)) for item in items]
-        by_guid, by_link = self._stored_keys([k for _, k in keyed])
-        titles = self._titles_by_guid_link(
-            [
-                k.guid_link
-                for _, k in keyed
-                if k.guid_link is not None
-                and k.guid_title not in by_guid
-                and k.link_title not in by_link
-            ]
-        )
-        new = []
-        for item, k in keyed:
-            if k.guid_title in by_guid or k.link_title in by_link:
-                continue  # rules 1 and 2
-            earlier = titles.get(k.guid_link, []) if k.guid_link is not None else []
-            if any(small_edit(words, k.words) for words in earlier):
-                continue  # rule 3: a corrected title
-            by_guid.add(k.guid_title)
-            if k.link_title is not None:
-                by_link.add(k.link_title)
-            if k.guid_link is not None:
-                titles[k.guid_link] = [*earlier, k.words]
-            new.append(item)
-        return self._unique_ids(new)
-
-    def _stored_keys(self, keys: Sequence[Keys]) -> tuple[set[int], set[int]]:
-        """The rule 1 and rule 2 keys among these that stored items have."""
-        by_guid = self._found("gkey", [k.guid_title for k in keys])
-        by_link = self._found("lkey", [k.link_title for k in keys if k.link_title is not None])
-        return by_guid, by_link
+        return unseen_items(self, items)
 
     def _found(self, column: str, values: list[int]) -> set[int]:
         found: set[int] = set()
@@ -316,22 +255,6 @@ class Store:
             for ckey, title in self.db.conn.execute(sql, chunk):
                 titles.setdefault(ckey, []).append(title_words(title))
         return titles
-
-    def _unique_ids(self, items: list[Item]) -> list[Item]:
-        """The items, each one whose id a stored item (or an earlier one) has given an
-        id of its own: the feed id, '#', a hash of its title."""
-        taken = self._taken_ids([item.id for item in items])
-        out = []
-        for item in items:
-            if item.id in taken:
-                feed_id = item.feed_id or item.id
-                unique = f"{feed_id}#{key(feed_id, item.title) & (2**48 - 1):012x}"
-                while unique in taken or self._taken_ids([unique]):
-                    unique += "+"
-                item = replace(item, id=unique, feed_id=feed_id)
-            taken.add(item.id)
-            out.append(item)
-        return out
 
     def _titles_by_id(self, ids: list[str]) -> dict[str, str]:
         titles: dict[str, str] = {}
@@ -366,7 +289,7 @@ class Store:
         transaction; return alerts queued."""
         item_rows = [item_row(item, feed, now) for item in items]
         alert_rows = [_alert_row(alert, now) for alert in alerts]
-        story_rows = [story_to_row(s) for s in stories]
+        story_rows = [{**story_to_row(s), "changed": now} for s in stories]
         digest_rows = [asdict(e) for e in digest]
         event_rows = [event_to_row(e) for e in events]
         states = [state] if state else []
@@ -382,13 +305,23 @@ class Store:
 
     # outbox -----------------------------------------------------------------
     @_guarded
-    def due_alerts(self, now: float, limit: int = 100) -> list[Alert]:
-        """Alerts not yet accepted by Telegram whose next attempt is due, oldest first."""
+    def due_alerts(self, now: float, limit: int = 100, chat_id: str | None = None) -> list[Alert]:
+        """Alerts not yet accepted by Telegram whose next attempt is due, oldest first (of
+        one chat, if given)."""
         sql = (
             "select id, item_id, chat_id, text, attempts, kind, target_item, story_id from outbox "
-            "where status in (?, ?) and next_attempt <= ? order by id limit ?"
+            "where status in (?, ?) and next_attempt <= ? and (? is null or chat_id = ?) "
+            "order by id limit ?"
         )
-        return [Alert(**row) for row in self._select(sql, [PENDING, SENDING, now, limit])]
+        params = [PENDING, SENDING, now, chat_id, chat_id, limit]
+        return [Alert(**row) for row in self._select(sql, params)]
+
+    def claim_chat(self, chat_id: str, now: float) -> bool:
+        """Whether this instance may send to the chat now: always (one instance per file)."""
+        return True
+
+    def release_chat(self, chat_id: str) -> None:
+        """Done sending to the chat for now (nothing to release here)."""
 
     @_guarded
     def undelivered_count(self) -> int:
@@ -473,20 +406,34 @@ class Store:
         return [(row["id"], row["line"]) for row in self._select(sql, [rule, chat_id, cadence])]
 
     @_writing
-    def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> None:
-        """Queue a digest message and mark its items as sent in it, in one transaction."""
-        with self.db.atomic():
-            self.db["outbox"].insert(_alert_row(alert, now), ignore=True)
-            marks = ",".join("?" * len(entry_ids))
-            self.db.execute(
-                f"update digest set sent_in = ? where id in ({marks})", [alert.item_id, *entry_ids]
-            )
+    def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> bool:
+        """Queue a digest message and mark its items as sent in it, in one transaction;
+        False (nothing queued) when some of the items went out in another digest."""
+        marks = ",".join("?" * len(entry_ids))
+        try:
+            with self.db.atomic():
+                cursor = self.db.execute(
+                    f"update digest set sent_in = ? where id in ({marks}) and sent_in is null",
+                    [alert.item_id, *entry_ids],
+                )
+                if cursor.rowcount != len(entry_ids):
+                    raise _Taken
+                self.db["outbox"].insert(_alert_row(alert, now), ignore=True)
+        except _Taken:
+            return False
+        return True
 
     # stories ----------------------------------------------------------------
     @_guarded
     def recent_stories(self, since: float) -> list[StoryRow]:
         """Stories that started since a moment, oldest first."""
         sql = "select * from stories where started >= ? order by started"
+        return [story_from_row(row) for row in self._select(sql, [since])]
+
+    @_guarded
+    def stories_changed(self, since: float) -> list[StoryRow]:
+        """Stories stored or changed since a moment (by any instance), oldest first."""
+        sql = "select * from stories where changed >= ? order by changed"
         return [story_from_row(row) for row in self._select(sql, [since])]
 
     @_guarded
@@ -603,6 +550,21 @@ class Store:
         rows = self._select("select id, title, summary from items order by rowid")
         return [(row["id"], row["title"], row["summary"]) for row in rows]
 
+    # tools and tests ----------------------------------------------------------------
+    @_guarded
+    def query(self, sql: str, params: Sequence = ()) -> list[dict]:
+        """Rows of one read, `?` placeholders: for tests and tools, not the stages."""
+        return self._select(sql, params)
+
+    @_guarded
+    def schema_version(self) -> int:
+        """The schema version the file is at (its user_version)."""
+        return self.db.execute("pragma user_version").fetchone()[0]
+
+
+class _Taken(Exception):
+    """Rolls a transaction back: another digest took some of its items."""
+
 
 _STATE_COLUMNS = tuple(f.name for f in fields(FeedState))
 _SAVE_STATE = (
@@ -618,7 +580,7 @@ def _state_row(state: FeedState) -> tuple:
 def _state_from_row(row: dict) -> FeedState:
     row["polled_once"] = bool(row["polled_once"])
     row["reported"] = bool(row["reported"])
-    return FeedState(**{k: v for k, v in row.items() if v is not None})
+    return FeedState(**{k: v for k, v in row.items() if v is not None and k in _STATE_COLUMNS})
 
 
 def _alert_row(alert: QueuedAlert, now: float) -> dict:

@@ -15,8 +15,10 @@ from watchers.store.identity import keys_of
 log = logging.getLogger("armswatch.store")
 
 # user_version of the file: 0 before identity keys (every release up to 0.1.0), 1 with
-# them, 2 with the labels table (the channel's corrections).
-SCHEMA_VERSION = 2
+# them, 2 with the labels table (the channel's corrections), 3 with what several instances
+# on PostgreSQL need (leases, when a story changed, jobs done once), kept in SQLite too so
+# both stores have one schema (see versions.py).
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 create table if not exists items (
@@ -49,6 +51,9 @@ create table if not exists events (
     title text, link text, supplier text, recipient text, weapons text, categories text,
     status text, rules text, score real);
 create index if not exists events_seen on events(seen_at);
+create table if not exists chat_leases (
+    chat_id text primary key, owner text not null, until real not null);
+create table if not exists once_keys (key text primary key, at real not null);
 """
 
 
@@ -76,9 +81,15 @@ create index if not exists labels_link on labels(link);
 
 ADDED_COLUMNS = {
     "items": {"feed_id": str, "gkey": int, "lkey": int, "ckey": int},
-    "feeds": {"moved_to": str, "reported": int, "ttl": float},
+    "feeds": {
+        "moved_to": str,
+        "reported": int,
+        "ttl": float,
+        "lease_owner": str,
+        "lease_until": float,
+    },
     "outbox": {"kind": str, "target_item": str, "story_id": str},
-    "stories": {"words": str},
+    "stories": {"words": str, "changed": float},
 }
 
 
@@ -98,7 +109,8 @@ def upgrade(db: sqlite_utils.Database, version: int, fresh: bool = False) -> Non
     Version 0 knew an item by its id or its link alone (a unique index on link): the
     stored items get their identity keys, computed from the id, link and title they were
     stored with, so each is still known when its feed is read again, and the index goes.
-    Version 2 adds the labels table.
+    Version 2 adds the labels table. Version 3 the index of when stories changed (its
+    columns and tables are made by SCHEMA and ADDED_COLUMNS, which only add).
     """
     if version >= SCHEMA_VERSION:
         return
@@ -112,6 +124,7 @@ def upgrade(db: sqlite_utils.Database, version: int, fresh: bool = False) -> Non
         if version < 2:
             for statement in filter(str.strip, LABELS.split(";")):
                 db.execute(statement)
+        db.execute("create index if not exists stories_changed on stories(changed)")
         db.execute(f"pragma user_version = {SCHEMA_VERSION}")
     if not fresh:
         log.info("event=store_upgraded from=%d to=%d items=%d", version, SCHEMA_VERSION, count)
@@ -172,6 +185,7 @@ def story_to_row(story: StoryRow) -> dict:
 
 
 def story_from_row(row: dict) -> StoryRow:
+    row.pop("changed", None)  # when the row was last written: the store's business
     for key in ("supplier", "recipient", "categories", "weapons"):
         row[key] = tuple(json.loads(row[key]))
     row["sources"] = tuple(tuple(pair) for pair in json.loads(row["sources"]))

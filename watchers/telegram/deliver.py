@@ -27,7 +27,7 @@ from typing import Protocol, TextIO, TypeVar
 from watchers.config.load import TelegramConfig
 from watchers.errors import StoreUnavailable
 from watchers.models import Alert
-from watchers.store.sqlite import FAILED, SENT, Store
+from watchers.store.base import FAILED, SENT, Store
 from watchers.telegram.message import console_text, with_sources
 
 log = logging.getLogger("armswatch.deliver")

@@ -1,0 +1,284 @@
+"""The PostgreSQL store's outbox, events, digests, stories, mutes and admin reads: the
+queries of sqlite.py in PostgreSQL's words, plus the chat leases that let one instance at
+a time send to a chat."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+
+import psycopg
+
+from watchers.models import Alert, EventRow, Label, StoryRow
+from watchers.store.base import FAILED, PENDING, SENDING, SENT, QueuedAlert
+from watchers.store.pgsql import CLAIM_CHAT, alert_row, guarded, insert_sql
+from watchers.store.tables import event_from_row, story_from_row
+
+
+class OutboxQueries:
+    """Mixed into PgStore, which provides the connection (_db, _select, _execute)."""
+
+    instance: str
+    lease: float
+    version: int
+    _db: Callable[[], psycopg.Connection]
+    _select: Callable[..., list[dict]]
+    _execute: Callable[..., int]
+
+    # outbox -------------------------------------------------------------------------
+    @guarded
+    def due_alerts(self, now: float, limit: int = 100, chat_id: str | None = None) -> list[Alert]:
+        """Alerts not yet accepted by Telegram whose next attempt is due, oldest first (of
+        one chat, if given)."""
+        sql = (
+            "select id, item_id, chat_id, text, attempts, kind, target_item, story_id from outbox "
+            "where status in (%s, %s) and next_attempt <= %s "
+            "and (%s::text is null or chat_id = %s) order by id limit %s"
+        )
+        params = [PENDING, SENDING, now, chat_id, chat_id, limit]
+        return [Alert(**row) for row in self._select(sql, params)]
+
+    @guarded
+    def undelivered_count(self) -> int:
+        """How many alerts wait in the outbox."""
+        sql = "select count(*) as n from outbox where status in (%s, %s)"
+        return self._select(sql, [PENDING, SENDING])[0]["n"]
+
+    @guarded
+    def claim_chat(self, chat_id: str, now: float) -> bool:
+        """Take (or renew) the right to send to a chat for `lease` seconds; False while
+        another instance holds it."""
+        params = {"chat": chat_id, "me": self.instance, "until": now + self.lease, "now": now}
+        return bool(self._select(CLAIM_CHAT, params))
+
+    @guarded
+    def release_chat(self, chat_id: str) -> None:
+        """Done sending to the chat for now: another instance may take it at once."""
+        sql = "delete from chat_leases where chat_id = %s and owner = %s"
+        self._execute(sql, [chat_id, self.instance])
+
+    @guarded
+    def mark_sending(self, alert_id: int, now: float) -> None:
+        """Record an attempt before it is made, so a crash mid-send is visible."""
+        sql = (
+            "update outbox set status = %s, attempts = attempts + 1, last_attempt = %s "
+            "where id = %s"
+        )
+        self._execute(sql, [SENDING, now, alert_id])
+
+    @guarded
+    def mark_sent(self, alert_id: int, message_id: int | None, now: float) -> None:
+        """Telegram accepted the alert."""
+        self._update(alert_id, status=SENT, message_id=message_id, sent_at=now, error="")
+
+    @guarded
+    def mark_retry(self, alert_id: int, error: str, next_attempt: float) -> None:
+        """The attempt failed for a passing reason; try again later."""
+        self._update(alert_id, status=PENDING, error=error, next_attempt=next_attempt)
+
+    @guarded
+    def mark_failed(self, alert_id: int, error: str) -> None:
+        """Telegram refused the alert for good."""
+        self._update(alert_id, status=FAILED, error=error)
+
+    def _update(self, alert_id: int, **values: object) -> None:
+        sets = ", ".join(f"{key} = %s" for key in values)
+        self._execute(f"update outbox set {sets} where id = %s", [*values.values(), alert_id])
+
+    @guarded
+    def sent_since(self, chat_id: str, since: float) -> list[float]:
+        """Times of sends (and attempts) to a chat since a moment, by every instance."""
+        sql = (
+            "select coalesce(sent_at, last_attempt) as t from outbox where chat_id = %s "
+            "and coalesce(sent_at, last_attempt) >= %s order by t"
+        )
+        return [row["t"] for row in self._select(sql, [chat_id, since])]
+
+    # events -------------------------------------------------------------------------
+    @guarded
+    def events_since(self, since: float) -> list[EventRow]:
+        """Events of items seen since a moment, oldest first."""
+        sql = "select * from events where seen_at >= %s order by seen_at, item_id"
+        return [event_from_row(row) for row in self._select(sql, [since])]
+
+    @guarded
+    def event_stories(self, since: float) -> dict[str, str]:
+        """Item id -> story id, for events seen since a moment whose item joined a story."""
+        sql = (
+            "select distinct e.item_id, o.story_id from events e join outbox o "
+            "on o.item_id = e.item_id where e.seen_at >= %s and o.story_id is not null"
+        )
+        return {row["item_id"]: row["story_id"] for row in self._select(sql, [since])}
+
+    # digests ------------------------------------------------------------------------
+    @guarded
+    def due_digests(self, now: float, periods: dict[str, float]) -> list[tuple[str, ...]]:
+        """(rule, chat_id, cadence) of collected digests whose oldest item waited a period."""
+        sql = (
+            "select rule, chat_id, cadence, min(created) as oldest from digest "
+            "where sent_in is null group by rule, chat_id, cadence"
+        )
+        return [
+            (row["rule"], row["chat_id"], row["cadence"])
+            for row in self._select(sql)
+            if now - row["oldest"] >= periods.get(row["cadence"], 0.0)
+        ]
+
+    @guarded
+    def digest_lines(self, rule: str, chat_id: str, cadence: str) -> list[tuple[int, str]]:
+        """(id, line) of the items collected for one digest, oldest first."""
+        sql = (
+            "select id, line from digest where sent_in is null and rule = %s and chat_id = %s "
+            "and cadence = %s order by id"
+        )
+        return [(row["id"], row["line"]) for row in self._select(sql, [rule, chat_id, cadence])]
+
+    @guarded
+    def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> bool:
+        """Queue a digest message and mark its items as sent in it, in one transaction;
+        False (nothing queued) when another instance sent some of them first."""
+        try:
+            with self._db().transaction():
+                taken = self._execute(
+                    "update digest set sent_in = %s where id = any(%s) and sent_in is null",
+                    [alert.item_id, entry_ids],
+                )
+                if taken != len(entry_ids):
+                    raise _Taken
+                row = alert_row(alert, now)
+                self._execute(insert_sql("outbox", list(row)), list(row.values()))
+        except _Taken:
+            return False
+        return True
+
+    # stories ------------------------------------------------------------------------
+    @guarded
+    def recent_stories(self, since: float) -> list[StoryRow]:
+        """Stories that started since a moment, oldest first."""
+        sql = "select * from stories where started >= %s order by started"
+        return [story_from_row(row) for row in self._select(sql, [since])]
+
+    @guarded
+    def stories_changed(self, since: float) -> list[StoryRow]:
+        """Stories stored or changed since a moment (by any instance), oldest first."""
+        sql = "select * from stories where changed >= %s order by changed"
+        return [story_from_row(row) for row in self._select(sql, [since])]
+
+    @guarded
+    def story_sources(self, story_id: str) -> list[tuple[str, str]]:
+        """The (source, link) pairs that joined a story after its first item."""
+        rows = self._select("select sources from stories where id = %s", [story_id])
+        return [tuple(pair) for pair in json.loads(rows[0]["sources"])] if rows else []
+
+    @guarded
+    def sent_alert(self, item_id: str, chat_id: str) -> tuple[str, int | None, str] | None:
+        """(status, message_id, text) of an item's alert in a chat, if there is one."""
+        sql = "select status, message_id, text from outbox where item_id = %s and chat_id = %s"
+        rows = self._select(sql, [item_id, chat_id])
+        return (rows[0]["status"], rows[0]["message_id"], rows[0]["text"]) if rows else None
+
+    @guarded
+    def settle_edits(self, target_item: str, chat_id: str, now: float) -> None:
+        """Pending edits of one message are all done once its latest edit went out."""
+        self._execute(
+            "update outbox set status = %s, sent_at = %s where kind = 'edit' and "
+            "target_item = %s and chat_id = %s and status in (%s, %s)",
+            [SENT, now, target_item, chat_id, PENDING, SENDING],
+        )
+
+    # admin commands and mutes -------------------------------------------------------
+    @guarded
+    def recent_alerts(self, limit: int = 10) -> list[dict]:
+        """The latest alerts of feed items (not edits or admin notices), newest first."""
+        sql = (
+            "select o.status, o.chat_id, o.created_at, o.sent_at, o.error, i.title, i.link, "
+            "i.feed from outbox o join items i on i.id = o.item_id "
+            "where coalesce(o.kind, 'send') != 'edit' order by o.id desc limit %s"
+        )
+        return self._select(sql, [limit])
+
+    @guarded
+    def alerts_sent_since(self, since: float) -> int:
+        """How many alerts of feed items Telegram accepted since a moment."""
+        sql = (
+            "select count(*) as n from outbox o join items i on i.id = o.item_id "
+            "where o.status = %s and o.sent_at >= %s and coalesce(o.kind, 'send') != 'edit'"
+        )
+        return self._select(sql, [SENT, since])[0]["n"]
+
+    @guarded
+    def muted_rules(self, now: float) -> dict[str, float]:
+        """Rules muted at this moment, with the time each mute ends."""
+        sql = "select rule, until from mutes where until > %s"
+        return {row["rule"]: row["until"] for row in self._select(sql, [now])}
+
+    @guarded
+    def mute_rule(self, rule: str, until: float, by: int, now: float) -> None:
+        """Hold back a rule's alerts until a moment (replacing an earlier mute)."""
+        columns = ["rule", "until", "muted_by", "muted_at"]
+        self._execute(insert_sql("mutes", columns, upsert="rule"), [rule, until, by, now])
+
+    @guarded
+    def unmute_rule(self, rule: str, now: float) -> bool:
+        """End a rule's mute; False when it was not muted."""
+        return self._execute("delete from mutes where rule = %s and until > %s", [rule, now]) > 0
+
+    # labels (the channel's corrections) ---------------------------------------------
+    @guarded
+    def alerted_item(self, chats: Sequence[str], message_id: int) -> dict | None:
+        """The stored item (id, title, summary, link) a sent message in one of these chats
+        (ids or @usernames) alerted, or None (an edit, a digest, an admin notice)."""
+        sql = (
+            "select i.id, i.title, i.summary, i.link from outbox o join items i on i.id = "
+            "o.item_id where o.message_id = %s and o.chat_id = any(%s) and "
+            "coalesce(o.kind, 'send') != 'edit' order by o.id desc limit 1"
+        )
+        rows = self._select(sql, [message_id, list(chats)])
+        return rows[0] if rows else None
+
+    @guarded
+    def item_by_link(self, link: str) -> dict | None:
+        """The latest stored item (id, title, summary, link) with this link, or None."""
+        sql = "select id, title, summary, link from items where link = %s order by seen_at desc"
+        rows = self._select(sql + " limit 1", [link]) if link else []
+        return rows[0] if rows else None
+
+    @guarded
+    def add_label(self, label: Label) -> int:
+        """Store a label, replacing earlier ones of the same story: the newest decides (the
+        same item, else the same link, else the same headline). Its id."""
+        row = {k: v for k, v in asdict(label).items() if k != "id"}
+        with self._db().transaction():
+            self._execute(
+                "delete from labels where item_id = %s or (item_id is null and ("
+                "(%s != '' and link = %s) or (%s = '' and link = '' and %s != '' and title = %s)))",
+                [label.item_id, label.link, label.link, label.link, label.title, label.title],
+            )
+            sql = insert_sql("labels", list(row)).replace(" on conflict do nothing", "")
+            return self._select(sql + " returning id", list(row.values()))[0]["id"]
+
+    @guarded
+    def labels(self) -> list[Label]:
+        """Every stored label, oldest first."""
+        return [Label(**row) for row in self._select("select * from labels order by id")]
+
+    @guarded
+    def item_texts(self) -> list[tuple[str, str, str]]:
+        """(id, title, summary) of every stored item, in the order they were stored."""
+        rows = self._select("select id, title, summary from items order by seen_at, id")
+        return [(row["id"], row["title"], row["summary"]) for row in rows]
+
+    # tools and tests ----------------------------------------------------------------
+    @guarded
+    def query(self, sql: str, params: Sequence = ()) -> list[dict]:
+        """Rows of one read, `?` placeholders: for tests and tools, not the stages."""
+        return self._select(sql.replace("%", "%%").replace("?", "%s"), params)
+
+    def schema_version(self) -> int:
+        """The schema version the database is at."""
+        return self.version
+
+
+class _Taken(Exception):
+    """Rolls a transaction back: another instance's digest took some of its items."""
