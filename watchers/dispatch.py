@@ -27,6 +27,9 @@ from watchers.telegram.message import format_alert, weapon_names
 log = logging.getLogger("armswatch.dispatch")
 
 CONSOLE_CHAT = "console"
+# A story's `changed` is its poll's start, committed up to a fetch timeout and a parse
+# later (and other machines' clocks differ a little): stories are read back this far.
+CHANGED_SLACK = 120.0
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Dispatcher:
         self.rules = rules
         self.stories = stories
         self._stories_stale = False  # filed in memory, then not stored: read them again
+        self._stories_read: float | None = None  # when stories changed elsewhere were read
 
     def discard_unstored(self) -> None:
         """The alerts_for() just made were not stored: forget the stories it filed (the
@@ -85,6 +89,7 @@ class Dispatcher:
             out.events.append(event_row(item, verdict, now))
             filing = None
             if self.stories is not None:
+                self._take_others_stories(now)
                 seen = self.rules.read(item)  # its entities, for the story's words
                 filing = self.stories.file(item, seen.text, seen.mentions, verdict.detection, now)
                 out.stories.append(story_row(filing.story))
@@ -92,6 +97,15 @@ class Dispatcher:
                 text = format_alert(item, matches, verdict.detection, self.rules.gazetteer.flag)
                 out.alerts.append(_queued(item.id, chat, text, filing))
         return out
+
+    def _take_others_stories(self, now: float) -> None:
+        """On a shared store, follow the stories other instances filed since the last
+        look, so one story alerts once whichever instance polled its reports."""
+        if self.stories is None or not self.store.shared or self._stories_read == now:
+            return
+        since = (self._stories_read or now) - CHANGED_SLACK
+        self.stories.take(self.store.stories_changed(since))
+        self._stories_read = now
 
     def _collect(
         self,
@@ -113,14 +127,16 @@ class Dispatcher:
 
     def flush_digests(self, now: float) -> int:
         """Queue every digest whose oldest item has waited its period; how many were queued."""
-        due = self.store.due_digests(now, PERIODS)
-        for rule, chat, cadence in due:
+        queued = 0
+        for rule, chat, cadence in self.store.due_digests(now, PERIODS):
             entries = self.store.digest_lines(rule, chat, cadence)
             text = compose_digest(rule, cadence, [line for _, line in entries])
             alert = QueuedAlert(f"digest:{rule}:{cadence}:{int(now)}", chat, text)
-            self.store.queue_digest(alert, [entry_id for entry_id, _ in entries], now)
+            if not self.store.queue_digest(alert, [entry_id for entry_id, _ in entries], now):
+                continue  # another instance queued these entries first
+            queued += 1
             log.info("event=digest_queued rule=%s chat=%s items=%d", rule, chat, len(entries))
-        return len(due)
+        return queued
 
     def _by_chat(self, verdict: Verdict) -> dict[str, tuple[Match, ...]]:
         default = self.config.telegram.chat_id or CONSOLE_CHAT

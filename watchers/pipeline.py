@@ -101,6 +101,10 @@ class Pipeline:
             return PollResult(feed.name, "gone", error=state.error)
         if not force and not self._due(feed, state, now):
             return PollResult(feed.name, "waiting", error=state.error)
+        claimed = self.store.claim_feed(state, now)  # None: another instance polls it
+        if claimed is None:
+            return PollResult(feed.name, "waiting", error=state.error)
+        state = claimed
         try:
             return self._stored(feed, await self._poll(feed, state, now))
         except StoreUnavailable as exc:

@@ -102,7 +102,11 @@ class Daemon:
         await self.flush_states()  # before SIGTERM is the default again (close() would too)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-        log.info("event=stopped queued=%d", self.app.pipeline.store.undelivered_count())
+        try:
+            queued = self.app.pipeline.store.undelivered_count()
+        except StoreUnavailable:
+            queued = -1  # unknown: the database is away
+        log.info("event=stopped queued=%d", queued)
 
     def stop(self, why: str = "") -> None:
         """Stop scheduling and end `run`."""
@@ -177,6 +181,9 @@ class Daemon:
         started = time.time()
         try:
             result = await self.app.pipeline.poll(feed, started)
+        except StoreUnavailable as exc:  # its reads failed: the database server is away
+            self.store_watch.note("polls", exc)
+            return
         except ArmswatchError as exc:  # the store failed: nothing can be recorded, stop
             self.fail(str(exc))
             return
@@ -185,6 +192,7 @@ class Daemon:
             return
         finally:
             self.polling.discard(task)
+        self.store_watch.note("polls", None)
         self.metrics.record_poll(result, time.time() - started)
         if result.alerts or self.store_watch.changed():
             self.wake_delivery.set()  # alerts to send, or news about the store to tell

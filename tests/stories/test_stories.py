@@ -13,7 +13,6 @@ from tests.helpers import CHAT, TOKEN_ENV, rss, write_config
 from watchers.config.load import load_config
 from watchers.detection.rules import compile_rules
 from watchers.models import Item
-from watchers.store.sqlite import open_store
 from watchers.stories.merge import (
     NUM_PERM,
     SEED,
@@ -88,10 +87,10 @@ def test_a_stored_story_is_followed_after_a_restart(rules):
     assert restored.minhash.jaccard(later) == first.story.minhash.jaccard(later)
 
 
-def test_similarity_is_exact_on_stored_words_and_estimated_without_them(rules, tmp_path):
+def test_similarity_is_exact_on_stored_words_and_estimated_without_them(rules, open_db):
     first = filed(StoryBook(WINDOW), rules, 0, POLAND[0]).story
     later = filed(StoryBook(WINDOW), rules, 1, POLAND[1]).story
-    store = open_store(tmp_path / "s.db")
+    store = open_db()
     store.record_items("f", [], [], now=0.0, stories=[story_row(first)])
     (row,) = store.recent_stories(0.0)
     store.close()
@@ -105,14 +104,14 @@ def test_similarity_is_exact_on_stored_words_and_estimated_without_them(rules, t
 
 
 @pytest.mark.parametrize("values", [64, 128])  # datasketch's NUM_PERM, and a larger one
-def test_datasketch_rows_are_skipped_after_a_restart(rules, tmp_path, caplog, values):
+def test_datasketch_rows_are_skipped_after_a_restart(rules, open_db, caplog, values):
     """Rows stored before rensa hold uint64 hash values: the story is skipped, not a crash."""
     current = filed(StoryBook(WINDOW), rules, 0, POLAND[0]).story
     old = replace(story_row(current), id="old", minhash=struct.pack(f"<{values}Q", *range(values)))
-    store = open_store(tmp_path / "s.db")
+    store = open_db()
     store.record_items("f", [], [], now=0.0, stories=[old, story_row(current)])
     store.close()
-    store = open_store(tmp_path / "s.db")
+    store = open_db()
     book = StoryBook(WINDOW, store.recent_stories(0.0))
     store.close()
     assert filed(book, rules, 1, POLAND[1]).story is book.index.stories["i0"]

@@ -1,4 +1,5 @@
-"""Outbox delivery through python-telegram-bot against the fake Bot API."""
+"""Outbox delivery through python-telegram-bot against the fake Bot API (the outbox in
+SQLite and in PostgreSQL: the `store` fixture runs each test on both)."""
 
 import asyncio
 import sqlite3
@@ -10,18 +11,12 @@ import pytest
 from tests.servers import Fault
 from watchers.config.load import TelegramConfig
 from watchers.models import Item
-from watchers.store.sqlite import QueuedAlert, open_store
+from watchers.store.base import QueuedAlert
+from watchers.store.sqlite import open_store
 from watchers.telegram.deliver import Deliverer, TelegramSender, retry_after_seconds
 
 CHAT = "@armswatch_test"
 OTHER = "-1009999"
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = open_store(tmp_path / "d.db")
-    yield store
-    store.close()
 
 
 @pytest.fixture
@@ -40,7 +35,7 @@ def queue(store, *alerts: tuple[str, str, str]) -> None:
 
 
 def statuses(store) -> list[tuple[str, str]]:
-    rows = store.db.query("select item_id, status from outbox order by id")
+    rows = store.query("select item_id, status from outbox order by id")
     return [(r["item_id"], r["status"]) for r in rows]
 
 
@@ -49,7 +44,7 @@ async def test_sends_in_order_and_stores_message_ids(store, sender, bot_api):
     report = await Deliverer(store, sender).deliver_due(until=time.time() + 10)
     assert (report.sent, report.waiting) == (2, 0)
     assert [m.plain for m in bot_api.messages] == ["first", "second"]
-    ids = [r["message_id"] for r in store.db.query("select message_id from outbox")]
+    ids = [r["message_id"] for r in store.query("select message_id from outbox")]
     assert ids == [m.message_id for m in bot_api.messages]
 
 
@@ -58,9 +53,7 @@ async def test_bad_request_is_recorded_and_not_retried(store, sender, bot_api):
     report = await Deliverer(store, sender).deliver_due(until=time.time() + 10)
     assert (report.sent, report.failed) == (1, 1)
     assert statuses(store) == [("bad", "failed"), ("good", "sent")]
-    (error,) = [
-        r["error"] for r in store.db.query("select error from outbox where status='failed'")
-    ]
+    (error,) = [r["error"] for r in store.query("select error from outbox where status='failed'")]
     assert "can't parse entities" in error.lower()
 
 
@@ -79,7 +72,7 @@ async def test_one_chats_flood_wait_does_not_block_another(store, sender, bot_ap
     report = await deliverer.deliver_due(until=time.time() + 3)
     assert sorted(m.plain for m in bot_api.messages) == ["a1", "b1"]
     assert report.waiting == 1
-    (error,) = [r["error"] for r in store.db.query("select error from outbox where item_id='a2'")]
+    (error,) = [r["error"] for r in store.query("select error from outbox where item_id='a2'")]
     assert "429" in error
 
 
@@ -117,7 +110,7 @@ async def test_wrong_token_keeps_alerts_and_never_shows_the_token(store, bot_api
     finally:
         await sender.close()
     assert report.waiting == 1
-    errors = [r["error"] for r in store.db.query("select error from outbox")]
+    errors = [r["error"] for r in store.query("select error from outbox")]
     assert "401" in errors[0] and "WRONG-token" not in errors[0]
 
 

@@ -147,11 +147,20 @@ class PgStore(OutboxQueries):
         """Write the deferred feed states (if the server is there), then disconnect."""
         try:
             self.flush_feed_states()
+            self._release_leases()
         except StoreError as exc:
             log.warning("event=states_not_written count=%d error=%r", len(self._pending), str(exc))
         finally:
             if self._conn is not None:
                 self._conn.close()
+
+    @guarded
+    def _release_leases(self) -> None:
+        """Stopping: the others may take this instance's feeds and chats at once."""
+        with self._db().transaction():
+            sql = "update feeds set lease_owner = null, lease_until = null where lease_owner = %s"
+            self._execute(sql, [self.instance])
+            self._execute("delete from chat_leases where owner = %s", [self.instance])
 
     def _select(self, sql: str, params: Sequence = ()) -> list[dict]:
         return self._db().execute(sql, params).fetchall()

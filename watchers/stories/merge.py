@@ -346,6 +346,14 @@ class StoryBook:
             self._index = index
         return self._index
 
+    def take(self, rows: Iterable[StoryRow]) -> None:
+        """Follow stories other instances filed or changed (replacing the copies held)."""
+        if self._index is None:
+            self._rows.extend(rows)  # the index is built from them when first needed
+            return
+        for story in _readable_stories(rows):
+            self._index.add(story)
+
     def file(
         self,
         item: Item,

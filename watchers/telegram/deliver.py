@@ -184,11 +184,9 @@ class Deliverer:
         report = DeliveryReport()
         self._failures = []
         self._record_unrecorded()
-        by_chat: dict[str, list[Alert]] = {}
-        for alert in self.store.due_alerts(self.clock(), limit=1000):
-            if alert.id not in self.unrecorded:
-                by_chat.setdefault(alert.chat_id, []).append(alert)
-        await asyncio.gather(*(self._deliver_chat(a, until, report) for a in by_chat.values()))
+        due = self.store.due_alerts(self.clock(), limit=1000)
+        chats = dict.fromkeys(a.chat_id for a in due if a.id not in self.unrecorded)
+        await asyncio.gather(*(self._deliver_chat(chat, until, report) for chat in chats))
         report.waiting = self.store.undelivered_count() - len(self.unrecorded)
         self.trouble = self._failures[-1] if self._failures else None
         return report
@@ -213,15 +211,35 @@ class Deliverer:
         if alert.kind == "edit" and alert.target_item:
             self.store.settle_edits(alert.target_item, alert.chat_id, when)
 
-    async def _deliver_chat(self, alerts: list[Alert], until: float, report: DeliveryReport):
-        for alert in alerts:
-            if not await self._send_one(alert, until, report):
-                return  # keep this chat's order: the rest waits for this one
+    def _claim(self, chat_id: str) -> bool:
+        """Take or renew the chat (several instances: one sends to it at a time); False
+        while another instance holds it, or when the store cannot say."""
+        try:
+            return self.store.claim_chat(chat_id, self.clock())
+        except StoreUnavailable as exc:
+            self._failures.append(str(exc))
+            return False
+
+    async def _deliver_chat(self, chat_id: str, until: float, report: DeliveryReport):
+        """A chat's due alerts in order, unless another instance is sending to it (its
+        alerts are read again once the chat is ours: that instance may have sent some)."""
+        if not self._claim(chat_id):
+            return
+        try:
+            for alert in self.store.due_alerts(self.clock(), limit=1000, chat_id=chat_id):
+                if alert.id in self.unrecorded:
+                    continue
+                if not await self._send_one(alert, until, report):
+                    return  # keep this chat's order: the rest waits for this one
+        finally:
+            self._record(self.store.release_chat, chat_id)
 
     async def _send_one(self, alert: Alert, until: float, report: DeliveryReport) -> bool:
         attempts = alert.attempts
         while True:
             if not await self._wait_for_pace(alert.chat_id, until):
+                return False
+            if not self._claim(alert.chat_id):  # renewed after a wait
                 return False
             if not self._record(self.store.mark_sending, alert.id, self.clock()):
                 return False  # an attempt that cannot be recorded is not made
