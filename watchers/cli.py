@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--top", type=int, help="supplier -> recipient pairs shown ([report] top)")
     report.add_argument("--send", action="store_true", help="also send it to the channel now")
     add_train_parser(commands)
+    migrate = commands.add_parser("migrate", help="copy the SQLite database into PostgreSQL")
+    migrate.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="postgresql://user@host:port/database (password from PGPASSWORD or ~/.pgpass)",
+    )
     actions = add_feeds_parser(commands)
     for sub in [*commands.choices.values(), *actions.choices.values()]:
         sub.add_argument("--config", default=argparse.SUPPRESS, help="config file")
@@ -321,6 +328,37 @@ def cmd_feeds(config, args) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(config, args) -> int:
+    from watchers.config.schema import STORAGE
+    from watchers.store.postgres import open_pg_store, safe_url
+    from watchers.store.sqlite import open_store
+    from watchers.store.transfer import copy_tables
+
+    try:
+        url = STORAGE["url"](args.to)
+    except ValueError as exc:
+        raise ArmswatchError(f"--to: {exc}") from None
+    if not config.storage_path.exists():
+        raise ArmswatchError(f"{config.storage_path}: no SQLite database to copy")
+    source = open_store(config.storage_path)
+    try:
+        target = open_pg_store(url)
+        try:
+            copied = copy_tables(source, target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    for table in copied:
+        print(f"{table.table}: {table.read} rows, {table.copied} copied")
+    print(
+        f"copied {config.storage_path} into {safe_url(url)}; to use it, set [storage] url "
+        f"in {config.path.name} in place of path",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": cmd_run,
     "once": cmd_once,
@@ -332,4 +370,5 @@ COMMANDS = {
     "export": cmd_export,
     "report": cmd_report,
     "feeds": cmd_feeds,
+    "migrate": cmd_migrate,
 }
