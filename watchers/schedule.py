@@ -285,9 +285,14 @@ class Daemon:
 
     async def send_report(self) -> None:
         """The weekly job: the last 7 days' chart to the channel (or to a file, no token)."""
-        config = self.app.config
+        config, store, now = self.app.config, self.app.pipeline.store, time.time()
         try:
-            await weekly_report(config, self.app.pipeline.store, read_token(config), time.time())
+            if not store.claim_once(
+                f"weekly-report:{time.strftime('%G-W%V', time.gmtime(now))}", now
+            ):
+                log.info("event=report_skipped reason='another instance sent it'")
+                return
+            await weekly_report(config, store, read_token(config), now)
         except StoreUnavailable as exc:  # its reads failed for now: skip this week's
             log.warning("event=report_skipped error=%r", str(exc))
         except ArmswatchError as exc:  # the store failed

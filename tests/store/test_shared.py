@@ -134,3 +134,11 @@ def test_the_server_away_then_back(pg_server, pg_url, caplog):
     assert store.flush_feed_states() == 1  # the deferred state waited
     assert "event=store_unavailable" in caplog.text and "event=store_back" in caplog.text
     store.close()
+
+
+def test_a_job_is_done_once_whichever_instance_asks(store, two):
+    a, b = two
+    assert a.claim_once("weekly-report:2026-W49", 1.0)
+    assert not b.claim_once("weekly-report:2026-W49", 2.0)
+    assert b.claim_once("weekly-report:2026-W50", 3.0)
+    assert store.claim_once("k", 1.0) and not store.claim_once("k", 2.0)

@@ -53,6 +53,12 @@ class OutboxQueries:
         return bool(self._select(CLAIM_CHAT, params))
 
     @guarded
+    def claim_once(self, key: str, now: float) -> bool:
+        """True for the first instance with this key (a weekly report), False ever after."""
+        sql = "insert into once_keys values (%s, %s) on conflict do nothing"
+        return self._execute(sql, [key, now]) == 1
+
+    @guarded
     def release_chat(self, chat_id: str) -> None:
         """Done sending to the chat for now: another instance may take it at once."""
         sql = "delete from chat_leases where chat_id = %s and owner = %s"

@@ -320,6 +320,13 @@ class Store:
         """Whether this instance may send to the chat now: always (one instance per file)."""
         return True
 
+    @_guarded
+    def claim_once(self, key: str, now: float) -> bool:
+        """True for the first caller with this key (a weekly report), False ever after."""
+        with self.db.atomic():
+            cursor = self.db.execute("insert or ignore into once_keys values (?, ?)", [key, now])
+        return cursor.rowcount == 1
+
     def release_chat(self, chat_id: str) -> None:
         """Done sending to the chat for now (nothing to release here)."""
 
