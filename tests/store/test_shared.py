@@ -142,3 +142,12 @@ def test_a_job_is_done_once_whichever_instance_asks(store, two):
     assert not b.claim_once("weekly-report:2026-W49", 2.0)
     assert b.claim_once("weekly-report:2026-W50", 3.0)
     assert store.claim_once("k", 1.0) and not store.claim_once("k", 2.0)
+
+
+def test_an_instance_stopping_gives_its_leases_back_at_once(pg_url, two):
+    a, b = two
+    leaving = open_pg_store(pg_url, lease=600.0, instance="leaving")
+    assert leaving.claim_feed(FeedState("f"), now=100.0) and leaving.claim_chat("@c", 100.0)
+    assert b.claim_feed(b.feed_state("f"), now=101.0) is None
+    leaving.close()
+    assert b.claim_feed(b.feed_state("f"), now=102.0) is not None and b.claim_chat("@c", 102.0)
