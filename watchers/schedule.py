@@ -41,6 +41,7 @@ DELIVERY_TICK = 5.0
 STOP_TIMEOUT = 2.0
 REPORT_JOB = "weekly-report"
 FLUSH_JOB, FLUSH_TICK = "flush-feed-states", 5  # deferred feed states wait at most this (s)
+ADOPT_JOB = "adopt-feeds"  # shared store: every lease/4 s, the feeds of dead instances
 START_RATE = 20.0  # first polls per second at most, on average, when a daemon starts
 
 
@@ -56,6 +57,7 @@ class Daemon:
         self.feeds: dict[str, Feed] = {}
         self.fatal: str | None = None  # why the daemon had to stop, if it had to
         self.polling: set[asyncio.Task] = set()
+        self.busy: set[str] = set()  # feeds being polled: an adopted feed is not polled twice
         self.metrics = Metrics()
         self.store_watch = StoreWatch(app, self.metrics)
 
@@ -75,6 +77,16 @@ class Daemon:
             coalesce=True,
             misfire_grace_time=FLUSH_TICK,
         )
+        if self.app.pipeline.store.shared:
+            every = max(1, int(self.app.config.lease / 4))
+            self.scheduler.add_job(
+                self.adopt_feeds,
+                IntervalTrigger(seconds=every),
+                id=ADOPT_JOB,
+                name="adopt the feeds of dead instances",
+                coalesce=True,
+                misfire_grace_time=every,
+            )
         self.schedule_feeds(self.app.config.feeds)
         self.schedule_report()
         admin = start_admin(self.app, read_token(self.app.config))  # None without admins
@@ -136,6 +148,21 @@ class Daemon:
         else:
             self.store_watch.note(job, None)
 
+    async def adopt_feeds(self) -> None:
+        """Take over the feeds whose owner is a lease late (it died) and poll them now."""
+        try:
+            urls = self.app.pipeline.store.adopt_feeds(time.time())
+        except StoreUnavailable as exc:
+            self.store_watch.note("polls", exc)
+            return
+        except ArmswatchError as exc:
+            self.fail(str(exc))
+            return
+        for url in urls:
+            if url in self.feeds:
+                log.info("event=feed_adopted feed=%s", self.feeds[url].name)
+                asyncio.create_task(self.poll_feed(url), name=f"adopted {url}")
+
     def schedule_feeds(self, feeds: tuple[Feed, ...]) -> None:
         """Add, reschedule or remove feed jobs to match the configured feeds."""
         wanted = {feed.url: feed for feed in feeds}
@@ -175,9 +202,10 @@ class Daemon:
         """The job of one feed: poll it, wake delivery when alerts were queued."""
         feed = self.feeds.get(url)
         task = asyncio.current_task()
-        if feed is None or self.stopping.is_set() or task is None:
+        if feed is None or self.stopping.is_set() or task is None or url in self.busy:
             return
         self.polling.add(task)
+        self.busy.add(url)
         started = time.time()
         try:
             result = await self.app.pipeline.poll(feed, started)
@@ -192,6 +220,7 @@ class Daemon:
             return
         finally:
             self.polling.discard(task)
+            self.busy.discard(url)
         self.store_watch.note("polls", None)
         self.metrics.record_poll(result, time.time() - started)
         if result.alerts or self.store_watch.changed():

@@ -95,6 +95,11 @@ BROKEN = [
         '[storage]\nurl = "postgresql://aw:secret@db.lan/aw"\n',
         "line 2: [storage] url: the URL holds a password: remove it and set PGPASSWORD",
     ),
+    (
+        "lease not above jitter",
+        '[schedule]\njitter = "1m"\n[storage]\nurl = "postgresql://aw@db.lan/aw"\nlease = "45s"\n',
+        "line 5: [storage] lease (45 s) must be longer than [schedule] jitter (60 s)",
+    ),
     ("not a database url", '[storage]\nurl = "mysql://db.lan/aw"\n', "line 2: [storage] url"),
     (
         "path and url",

@@ -26,15 +26,20 @@ def test_schema_version_is_recorded_in_the_database(store, pg_url):
     assert rows[-1]["version"] == 3
 
 
-def test_a_feed_is_leased_to_one_instance_until_its_state_is_written(two):
+def test_a_feed_stays_with_the_instance_that_polls_it_until_it_is_a_lease_late(two):
     a, b = two
     seen = b.feed_state("f")
     assert a.claim_feed(a.feed_state("f"), now=100.0) is not None
-    assert b.claim_feed(seen, now=101.0) is None  # a holds the lease
-    a.save_feed_state(FeedState("f", etag="x", next_poll=700.0))  # and gives it back
+    assert b.claim_feed(seen, now=101.0) is None  # a is polling it
+    a.save_feed_state(FeedState("f", etag="x", next_poll=700.0))
     assert b.claim_feed(seen, now=102.0) is None  # b read the state before a's poll
     fresh = b.feed_state("f")
-    assert fresh.etag == "x" and b.claim_feed(fresh, now=103.0) == fresh
+    assert fresh.etag == "x"
+    assert b.claim_feed(fresh, now=700.0) is None  # due, but a owns it: a polls it
+    assert a.claim_feed(a.feed_state("f"), now=700.0) is not None
+    a.save_feed_state(FeedState("f", etag="y", next_poll=1300.0))
+    assert b.claim_feed(b.feed_state("f"), now=1309.0) is None
+    assert b.claim_feed(b.feed_state("f"), now=1310.0) is not None  # a is 10 s late: dead
 
 
 def test_a_dead_instances_lease_expires_and_its_late_write_is_dropped(two):
@@ -48,14 +53,33 @@ def test_a_dead_instances_lease_expires_and_its_late_write_is_dropped(two):
     assert a.feed_state("f").etag == "from b"
 
 
-def test_a_deferred_state_keeps_the_lease_for_its_instance(two):
+def test_a_deferred_state_keeps_the_feed_with_its_instance(two):
     a, b = two
     a.claim_feed(FeedState("f"), now=100.0)
     a.defer_feed_state(FeedState("f", next_poll=160.0))
     assert a.claim_feed(a.feed_state("f"), now=160.0) is not None  # its own lease
     assert b.claim_feed(b.feed_state("f"), now=161.0) is None
     a.flush_feed_states()
-    assert b.claim_feed(b.feed_state("f"), now=162.0) is not None
+    assert b.claim_feed(b.feed_state("f"), now=165.0) is None
+    assert b.claim_feed(b.feed_state("f"), now=171.0) is not None
+
+
+def test_the_feeds_of_a_dead_instance_are_adopted_by_one_other(pg_url, two):
+    a, b = two
+    dead = open_pg_store(pg_url, lease=10.0, instance="dead")
+    for url in ("f1", "f2", "f3"):
+        dead.claim_feed(FeedState(url), now=100.0)
+        dead.save_feed_state(FeedState(url, next_poll=160.0))
+    dead._conn.close()  # killed: nothing given back
+    a.claim_feed(FeedState("mine"), now=100.0)
+    a.save_feed_state(FeedState("mine", next_poll=165.0))  # a is alive: on time
+    assert a.adopt_feeds(now=169.0) == []  # not a lease late yet
+    assert sorted(b.adopt_feeds(now=171.0, limit=2) + a.adopt_feeds(now=171.0)) == [
+        "f1",
+        "f2",
+        "f3",
+    ]
+    assert b.adopt_feeds(now=172.0) == []  # adopted feeds are being polled
 
 
 def test_an_item_two_instances_found_alerts_once(two):

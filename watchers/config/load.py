@@ -152,6 +152,13 @@ def parse_config(text: str, path: Path) -> Config:
     if "max_bytes" in storage and "url" in storage:
         where = loc.where("storage", None, "max_bytes")
         raise ConfigError(f"{where}: [storage] max_bytes caps the SQLite file: not with a url")
+    lease, jitter = storage.get("lease", Config.lease), schedule.get("jitter", Config.jitter)
+    if "url" in storage and lease <= jitter:
+        where = loc.where("storage", None, "lease" if "lease" in storage else "url")
+        raise ConfigError(
+            f"{where}: [storage] lease ({lease:g} s) must be longer than [schedule] jitter "
+            f"({jitter:g} s), or an instance's jittered polls look late to the others"
+        )
     interval = schedule.get("interval", Config.interval)
     return Config(
         path=path,

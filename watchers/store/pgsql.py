@@ -13,18 +13,35 @@ import psycopg
 from watchers.errors import StoreError, StoreUnavailable
 from watchers.store.base import PENDING, FeedState, QueuedAlert
 
-# A lease is taken when it is free (or expired) and nobody polled the feed since the
-# caller read its state, or renewed when this instance holds it: one statement, so two
-# instances can never both win (the second waits for the first's row lock, then sees
-# its lease).
+# Each feed stays with the instance that polled it last (lease_owner), which polls it as
+# a single instance would. Another instance takes it only when nobody owns it (new, or
+# given back at a clean stop), or its owner is `lease` seconds late: dead, frozen or cut
+# off. Taking it also needs that nobody polled it since the state the taker read, and
+# that no poll is under way (lease_until: set while polling). One statement, so two
+# instances can never both win: the second waits for the first's row lock, then sees it.
 CLAIM_FEED = """
 insert into feeds as f (url, lease_owner, lease_until) values (%(url)s, %(me)s, %(until)s)
 on conflict (url) do update set lease_owner = excluded.lease_owner,
     lease_until = excluded.lease_until
 where f.lease_owner = %(me)s
-   or ((f.lease_owner is null or f.lease_until < %(now)s)
-       and coalesce(f.next_poll, 0) = %(seen)s)
+   or (coalesce(f.next_poll, 0) = %(seen)s
+       and (f.lease_until is null or f.lease_until < %(now)s)
+       and (f.lease_owner is null or coalesce(f.next_poll, 0) <= %(late)s))
 returning *
+"""
+
+# The feeds whose owner is `lease` late and not polling, oldest first, skipping rows other
+# instances are adopting at the same moment.
+ADOPT_FEEDS = """
+with late as (
+    select url from feeds
+    where coalesce(next_poll, 0) <= %(late)s and lease_owner is not null
+      and lease_owner != %(me)s and (lease_until is null or lease_until < %(now)s)
+    order by next_poll limit %(limit)s
+    for update skip locked)
+update feeds f set lease_owner = %(me)s, lease_until = %(until)s from late
+where f.url = late.url
+returning f.url
 """
 
 CLAIM_CHAT = """
@@ -35,15 +52,16 @@ returning owner
 """
 
 STATE_COLUMNS = tuple(f.name for f in fields(FeedState))
-# Writing a state gives the lease back, unless another instance took it meanwhile (this
-# one was presumed dead): then its poll is the newer one and this write is dropped.
+# Writing a state ends the poll (lease_until) and keeps the feed with this instance,
+# unless another took it meanwhile (this one was presumed dead): then its poll is the
+# newer one and this write is dropped.
 SAVE_STATE = (
     f"insert into feeds as f ({', '.join(STATE_COLUMNS)}, lease_owner, lease_until) "
-    f"values ({', '.join(['%s'] * len(STATE_COLUMNS))}, null, null) "
+    f"values ({', '.join(['%s'] * len(STATE_COLUMNS))}, %s, null) "
     "on conflict (url) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[1:])
-    + ", lease_owner = null, lease_until = null "
-    "where f.lease_owner is null or f.lease_owner = %s"
+    + ", lease_owner = excluded.lease_owner, lease_until = null "
+    "where f.lease_owner is null or f.lease_owner = excluded.lease_owner"
 )
 
 

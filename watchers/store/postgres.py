@@ -37,6 +37,7 @@ from watchers.store.identity import title_words
 from watchers.store.items import EDITS_COMPARED, known_sightings, unseen_items
 from watchers.store.pgoutbox import OutboxQueries
 from watchers.store.pgsql import (
+    ADOPT_FEEDS,
     CLAIM_FEED,
     SAVE_STATE,
     alert_row,
@@ -189,19 +190,35 @@ class PgStore(OutboxQueries):
 
     @guarded
     def claim_feed(self, state: FeedState, now: float) -> FeedState | None:
-        """Lease the feed to this instance for `lease` seconds, unless another instance holds
-        it or polled it since `state` was read (its next_poll moved); the state to poll."""
+        """Lease the feed to this instance for `lease` seconds while it polls it, unless
+        another instance owns it (and is not `lease` seconds late), is polling it, or polled
+        it since `state` was read; the state to poll."""
         params = {
             "url": state.url,
             "me": self.instance,
             "until": now + self.lease,
             "now": now,
             "seen": state.next_poll,
+            "late": now - self.lease,
         }
         rows = self._select(CLAIM_FEED, params)
         if not rows:
             return None
         return self._pending.get(state.url) or state_from_row(rows[0])
+
+    @guarded
+    def adopt_feeds(self, now: float, limit: int = 100) -> list[str]:
+        """Lease to this instance the feeds whose owner is `lease` seconds late (it died):
+        their URLs, to poll now."""
+        params = {
+            "me": self.instance,
+            "now": now,
+            "late": now - self.lease,
+            "until": now + self.lease,
+            "limit": limit,
+        }
+        with self._db().transaction():
+            return [row["url"] for row in self._select(ADOPT_FEEDS, params)]
 
     @guarded
     def save_feed_state(self, state: FeedState) -> None:

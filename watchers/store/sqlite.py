@@ -193,6 +193,10 @@ class Store:
         """The feed to poll now: always granted (no other instance shares the file)."""
         return state
 
+    def adopt_feeds(self, now: float, limit: int = 100) -> list[str]:
+        """Feeds of instances that died: none (no other instance shares the file)."""
+        return []
+
     def _all_states(self) -> dict[str, FeedState]:
         if self._states is None:
             rows = self._select("select * from feeds")
