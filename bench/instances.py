@@ -2,14 +2,15 @@
 processes sharing a database, beside one instance on SQLite in the same run; then three
 instances with one killed (-9) and restarted every minute, alerts going to a fake Bot API.
 
-    python bench/instances.py                      # 10,000 feeds at 60 s, 2 min a setup
-    python bench/instances.py --feeds 2000 --seconds 60 --kill-minutes 3
+    python bench/instances.py --data ../shared/data     # 10,000 feeds at 60 s, 2 min a setup
+    python bench/instances.py --data ../shared/data --feeds 2000 --seconds 60 --kill-minutes 3
 
 Each setup starts warm (the database seeded as a first poll leaves it; PostgreSQL's by
 `bot.py migrate --to` from the seeded SQLite file); the farm changes 10% of the feeds (3
 new items each) every interval. Measured after one interval of warm-up, for --seconds:
 polls per second (the farm's request log), polls per feed per interval (1.0: each feed
-once, whatever the number of instances), CPU per poll of the instances and of the
+once, whatever the number of instances; measure whole intervals, as first polls bunch
+early when several instances race for them), CPU per poll of the instances and of the
 PostgreSQL server, and the poll gap minus the interval, p95 (lag).
 Kill phase: lost = items the farm published that never reached the items table, plus
 alerts left unsent after the outbox drained; duplicates = sendMessage calls beyond the
@@ -30,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from benchdata import NEWS, add_data_option, data_files  # noqa: E402
 from harness import PYTHON, ROOT, FarmProcess, bot_env, seed_db, write_config  # noqa: E402
 from soak import TICK, gaps, percentile  # noqa: E402
 
@@ -190,11 +192,11 @@ def count_losses(server, url, farm, args, heads, kills, sends) -> dict:
     import psycopg
 
     sys.path.insert(0, str(ROOT / "bench"))
-    from feedgen import FeedMaker
+    from feedgen import FeedMaker, load_news
 
     from watchers.feeds.parse import canonical_link
 
-    maker = FeedMaker()
+    maker = FeedMaker(load_news(farm.news))
     published = [
         canonical_link(maker.link(f, seq))
         for f, state in enumerate(farm.ctl("state", limit=args.feeds))
@@ -220,11 +222,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=60.0, help="seconds (60)")
-    parser.add_argument("--seconds", type=float, default=120.0, help="measured per setup (120)")
+    parser.add_argument(
+        "--seconds", type=float, default=120.0, help="measured per setup: whole intervals (120)"
+    )
     parser.add_argument("--lease", type=float, default=60.0, help="seconds (60)")
     parser.add_argument("--kill-minutes", type=float, default=10.0, help="0: no kill phase")
     parser.add_argument("--out", default=str(ROOT / "bench" / "instances.md"))
+    add_data_option(parser)
     args = parser.parse_args()
+    data_files(args.data, NEWS)
     server = PgServer().start()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
@@ -238,7 +244,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     try:
-        with FarmProcess(args.feeds) as farm:
+        with FarmProcess(args.feeds, args.data) as farm:
             setups = [(1, False), (1, True), (2, True), (3, True)]
             for instances, on_pg in setups:
                 r = throughput(farm, server, args, instances, on_pg)

@@ -241,3 +241,18 @@ def test_a_database_of_schema_version_1_gains_the_labels_table(tmp_path):
     store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("pragma user_version").fetchone() == (3,)
+
+
+def test_labels_and_the_items_they_name(store):
+    from watchers.models import Label
+
+    store.record_items("f", [Item("i", "Iran ships drones", link="https://x.org/i")], [], 1.0)
+    store.record_items("f", [], [QueuedAlert("i", "@c", "alert")], 1.0)
+    (alert,) = store.due_alerts(2.0)
+    store.mark_sent(alert.id, 77, 3.0)
+    assert store.alerted_item(["@c"], 77)["id"] == "i"
+    assert store.item_by_link("https://x.org/i")["title"] == "Iran ships drones"
+    store.add_label(Label(0, "wrong", 1, "@c", 5.0, "i"))
+    label_id = store.add_label(Label(1, "missed", 2, "@c", 6.0, "i"))  # the newest decides
+    assert [(x.id, x.label, x.kind) for x in store.labels()] == [(label_id, 1, "missed")]
+    assert store.item_texts() == [("i", "Iran ships drones", "")]
