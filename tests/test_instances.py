@@ -71,7 +71,7 @@ def test_two_instances_deliver_each_story_once_and_poll_each_feed_once_per_inter
     started = time.monotonic()
     try:
         assert wait_for(lambda: sum(headlines(bot_api).values()) >= 12, timeout=30)
-        time.sleep(max(0.0, 12.0 - (time.monotonic() - started)))
+        time.sleep(max(0.0, 8.0 - (time.monotonic() - started)))
     finally:
         logs = stop(*daemons)
     elapsed = time.monotonic() - started
@@ -80,7 +80,7 @@ def test_two_instances_deliver_each_story_once_and_poll_each_feed_once_per_inter
     once_per_interval = elapsed / INTERVAL
     hits = [feed_server.hits(f"/f{n}.xml") for n in range(4)]
     print(f"two instances, {elapsed:.0f}s at {INTERVAL:g}s: polls per feed {hits}")
-    assert all(h <= once_per_interval + 2 for h in hits), (hits, once_per_interval)
+    assert all(once_per_interval - 3 <= h <= once_per_interval + 2 for h in hits), hits
     assert all("Traceback" not in log for log in logs), logs
 
 
