@@ -19,7 +19,8 @@ from watchers.config.importing import ImportPlan, plan_import
 from watchers.config.load import Config, parse_config
 from watchers.config.opml import read_opml, write_opml
 from watchers.errors import ConfigError
-from watchers.store.sqlite import FeedState, read_feed_states
+from watchers.store.base import FeedState
+from watchers.store.connect import read_states
 
 
 def import_feeds(config_path: Path, opml_path: Path, dry_run: bool) -> list[str]:
@@ -68,7 +69,8 @@ def export_feeds(config: Config) -> bytes:
 
 def list_feeds(config: Config, now: float) -> list[str]:
     """A table: each configured feed's name, URL, interval and stored status."""
-    states = {state.url: state for state in read_feed_states(config.storage_path)}
+    stored = read_states(config.storage_path, config.storage_url)
+    states = {state.url: state for state in stored}
     rows = [("name", "url", "interval", "status")]
     rows += [
         (f.name, f.url, format_duration(f.interval), describe_state(states.get(f.url), now))

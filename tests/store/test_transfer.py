@@ -61,3 +61,14 @@ def test_migrate_refuses_a_password_in_the_url_and_a_missing_file(tmp_path, caps
     assert "--to: the URL holds a password" in capsys.readouterr().err
     assert bot.main(["--config", str(config), "migrate", "--to", "postgresql://u@h/db"]) == 1
     assert "state.db: no SQLite database to copy" in capsys.readouterr().err
+
+
+def test_feeds_list_reads_the_states_from_postgresql(tmp_path, pg_url, capsys):
+    config = write_config(tmp_path / "c.toml", [("F", "https://x.org/f")])
+    config.write_text(config.read_text().replace('path = "state.db"', f'url = "{pg_url}"'))
+    store = open_pg_store(pg_url)
+    store.save_feed_state(FeedState("https://x.org/f", name="F", status="ok", last_poll=1.0))
+    store.close()
+    assert bot.main(["--config", str(config), "feeds", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "https://x.org/f" in out and "not polled yet" not in out
