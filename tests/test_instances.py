@@ -5,6 +5,7 @@ database going away only delays things."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -13,7 +14,15 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from tests.helpers import CHAT, keyword_items, keyword_title, rss, start_run, write_config
+from tests.helpers import (
+    CHAT,
+    TOKEN_ENV,
+    keyword_items,
+    keyword_title,
+    rss,
+    start_run,
+    write_config,
+)
 from tests.stories.test_stories import POLAND
 
 INTERVAL = 2.0
@@ -202,3 +211,18 @@ def test_a_wrong_password_at_start_is_a_clear_error_and_exit_1(tmp_path, pg_url)
     assert done.returncode == 1
     assert "password authentication failed" in done.stderr and "Traceback" not in done.stderr
     assert "not-it" not in done.stderr
+
+
+def test_once_on_postgresql_alerts_once(tmp_path, pg_url, feed_server, bot_api, bot_token):
+    from tests.helpers import run_bot
+
+    feed_server.set("/f.xml", rss(keyword_items(2)))
+    config = pg_config(
+        tmp_path / "c.toml", pg_url, [("F", feed_server.url("/f.xml"))], bot_api.base_url
+    )
+    env = {**os.environ, TOKEN_ENV: bot_token}
+    for _ in range(2):
+        done = run_bot("--config", str(config), "once", env=env)
+        assert done.returncode == 0, done.stderr
+    assert sorted(headlines(bot_api)) == [keyword_title(0), keyword_title(1)]
+    assert all(count == 1 for count in headlines(bot_api).values())
