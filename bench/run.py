@@ -216,6 +216,7 @@ def main() -> None:
     add_data_option(parser)
     args = parser.parse_args()
     data_files(args.data, NEWS)
+    args.out.mkdir(parents=True, exist_ok=True)  # before minutes of work, not after
     started = time.time()
     figures = []
     with (
