@@ -37,7 +37,7 @@ class UpdatesLease:
 
     def __init__(self, store: Store):
         self.store = store
-        self.held = False
+        self.held: bool | None = None  # None: not asked yet (the first turn is logged)
 
     def take(self, now: float) -> bool:
         """Take or renew the lease; True while this instance is the one to poll (False
