@@ -47,7 +47,8 @@ class UpdatesLease:
         try:
             mine = self.store.claim_chat(UPDATES_LEASE, now)
         except StoreError as exc:
-            log.warning("event=admin_lease_unknown error=%r (not polling)", str(exc))
+            level = logging.WARNING if self.held else logging.DEBUG  # once, not every turn
+            log.log(level, "event=admin_lease_unknown error=%r (not polling)", str(exc))
             mine = False
         if mine != self.held:
             what = "this instance reads the commands" if mine else "another instance does"
