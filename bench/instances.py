@@ -4,6 +4,7 @@ instances with one killed (-9) and restarted every minute, alerts going to a fak
 
     python bench/instances.py --data ../shared/data     # 10,000 feeds at 60 s, 2 min a setup
     python bench/instances.py --data ../shared/data --feeds 2000 --seconds 60 --kill-minutes 3
+    python bench/instances.py --data ../shared/data --kill-only --kill-minutes 5 --out k.md
 
 Each setup starts warm (the database seeded as a first poll leaves it; PostgreSQL's by
 `bot.py migrate --to` from the seeded SQLite file); the farm changes 10% of the feeds (3
@@ -227,6 +228,7 @@ def main() -> None:
     )
     parser.add_argument("--lease", type=float, default=60.0, help="seconds (60)")
     parser.add_argument("--kill-minutes", type=float, default=10.0, help="0: no kill phase")
+    parser.add_argument("--kill-only", action="store_true", help="no throughput setups")
     parser.add_argument("--out", default=str(ROOT / "bench" / "instances.md"))
     add_data_option(parser)
     args = parser.parse_args()
@@ -245,7 +247,7 @@ def main() -> None:
     ]
     try:
         with FarmProcess(args.feeds, args.data) as farm:
-            setups = [(1, False), (1, True), (2, True), (3, True)]
+            setups = [] if args.kill_only else [(1, False), (1, True), (2, True), (3, True)]
             for instances, on_pg in setups:
                 r = throughput(farm, server, args, instances, on_pg)
                 lines.append(

@@ -226,3 +226,35 @@ def test_once_on_postgresql_alerts_once(tmp_path, pg_url, feed_server, bot_api, 
         assert done.returncode == 0, done.stderr
     assert sorted(headlines(bot_api)) == [keyword_title(0), keyword_title(1)]
     assert all(count == 1 for count in headlines(bot_api).values())
+
+
+def test_admins_on_every_instance_one_reads_the_commands_and_another_takes_over(
+    tmp_path, pg_url, feed_server, bot_api, bot_token
+):
+    from tests.test_admin import ADMIN, Admin
+
+    feed_server.set("/f.xml", rss([]))
+    config = pg_config(
+        tmp_path / "c.toml", pg_url, [("F", feed_server.url("/f.xml"))], bot_api.base_url
+    )
+    config.write_text(
+        config.read_text().replace("[telegram]\n", f"[telegram]\nadmins = [{ADMIN}]\n")
+    )
+    first = start_run(config, bot_token)
+    assert wait_for(lambda: any(c.method == "getUpdates" for c in bot_api.calls), timeout=20)
+    second = start_run(config, bot_token)
+    admin = Admin(bot_api)
+    first_log: list[str] = []
+    try:
+        time.sleep(3)  # the second one is up, standing by
+        assert "feeds" in admin.ask("/status").lower()
+        time.sleep(1)
+        assert len(bot_api.messages_for(ADMIN)) == 1  # answered once
+        first_log = stop(first)  # gives the lease back: the second takes over
+        assert "feeds" in admin.ask("/status").lower()
+        time.sleep(1)
+        assert len(bot_api.messages_for(ADMIN)) == 2
+    finally:
+        second_log = stop(second) + ([] if first_log else stop(first))
+    assert "event=admin_polling" in first_log[0] and "event=admin_standby" not in first_log[0]
+    assert second_log[0].index("event=admin_standby") < second_log[0].index("event=admin_polling")

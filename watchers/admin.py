@@ -3,6 +3,11 @@
 python-telegram-bot's Application with CommandHandlers, long polling getUpdates inside
 the daemon's event loop. Anyone not listed gets no answer at all. The answers are in
 watchers/answers.py.
+
+Telegram lets one client at a time read getUpdates. On a shared store (PostgreSQL) every
+instance may list admins: the one holding the `telegram:getUpdates` lease (a row of
+chat_leases, renewed every quarter of [storage] lease) polls, the others wait until it
+gives the lease back at a stop or is a lease late (killed, cut off), then one takes over.
 """
 
 from __future__ import annotations
@@ -10,15 +15,75 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from watchers.answers import COMMANDS, HELP, Answer, split_message
 from watchers.app import App
 from watchers.corrections import FEEDBACK, Correction, Said
+from watchers.errors import StoreError
+from watchers.store.base import Store
 
 log = logging.getLogger("armswatch.admin")
 
 RETRY_FIRST, RETRY_MAX = 2.0, 300.0  # seconds between attempts to reach Telegram at start
+UPDATES_LEASE = "telegram:getUpdates"  # the chat_leases row of the instance reading updates
+
+
+class UpdatesLease:
+    """Whose turn it is to read getUpdates: always this instance's on a store of its own;
+    on a shared one, the instance holding the lease (taken or renewed by take())."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.held: bool | None = None  # None: not asked yet (the first turn is logged)
+
+    def take(self, now: float) -> bool:
+        """Take or renew the lease; True while this instance is the one to poll (False
+        too when the database cannot be reached: another may have taken over)."""
+        if not self.store.shared:
+            return True
+        try:
+            mine = self.store.claim_chat(UPDATES_LEASE, now)
+        except StoreError as exc:
+            level = logging.WARNING if self.held else logging.DEBUG  # once, not every turn
+            log.log(level, "event=admin_lease_unknown error=%r (not polling)", str(exc))
+            mine = False
+        if mine != self.held:
+            what = "this instance reads the commands" if mine else "another instance does"
+            log.info("event=admin_%s note='%s'", "polling" if mine else "standby", what)
+        self.held = mine
+        return mine
+
+    def give_back(self) -> None:
+        """Stopping: another instance may take the lease at once."""
+        if self.store.shared and self.held:
+            try:
+                self.store.release_chat(UPDATES_LEASE)
+            except StoreError as exc:
+                log.warning("event=admin_lease_kept error=%r (expires by itself)", str(exc))
+            self.held = False
+
+
+async def follow_turn(lease: UpdatesLease, updater: Any, now: float, on_error: Callable) -> bool:
+    """Start or stop polling getUpdates as the lease says; whether this instance polls."""
+    from telegram.error import TelegramError
+
+    mine = lease.take(now)
+    if mine and not updater.running:
+        try:
+            await updater.start_polling(error_callback=on_error)
+        except TelegramError as exc:
+            log.warning("event=admin_poll_failed error=%r (retrying)", str(exc))
+    elif not mine and updater.running:
+        try:
+            await updater.stop()
+        except Exception as exc:  # stopping anyway: the next turn checks again
+            log.debug("event=admin_call_failed error=%r", str(exc))
+    return mine
+
+
 _COMMAND = re.compile(r"^/\S+[ \t]*\n?")
 
 
@@ -49,6 +114,7 @@ class AdminBot:
         self.application.add_handler(ignored, 1)
         self.application.add_error_handler(self._failed)
         self.task: asyncio.Task | None = None
+        self.lease = UpdatesLease(app.pipeline.store)
         self._ignored_users: set[int] = set()
         self._last_error = ""
 
@@ -66,6 +132,13 @@ class AdminBot:
         commands = [BotCommand(name, what[:256]) for name, what in HELP]
         await self._quietly(self.application.bot.set_my_commands(commands))
         log.info("event=admin_started admins=%d", len(self.app.config.telegram.admins))
+        if self.lease.store.shared:  # one instance at a time reads getUpdates
+            every = max(1.0, self.app.config.lease / 4)
+            while True:
+                await follow_turn(
+                    self.lease, self.application.updater, time.time(), self._poll_failed
+                )
+                await asyncio.sleep(every)
 
     async def _start(self, retry_in: float) -> bool:
         """Initialize and start polling; False (logged) while Telegram cannot be reached."""
@@ -75,7 +148,8 @@ class AdminBot:
             await self.application.initialize()  # getMe: fails while Telegram is down
             if not self.application.running:
                 await self.application.start()
-            await self.application.updater.start_polling(error_callback=self._poll_failed)
+            if not self.lease.store.shared:  # shared: when this instance has the lease
+                await self.application.updater.start_polling(error_callback=self._poll_failed)
         except TelegramError as exc:
             log.warning("event=admin_start_failed retry_in=%.0fs error=%r", retry_in, str(exc))
             return False
@@ -91,6 +165,7 @@ class AdminBot:
                 await self._shutdown()
         except TimeoutError:
             log.warning("event=admin_stop_timeout note='Telegram did not answer in time'")
+        self.lease.give_back()
 
     async def _shutdown(self) -> None:
         updater = self.application.updater

@@ -74,6 +74,7 @@ class Dispatcher:
             self.stories = StoryBook(self.config.story_window, self.store.recent_stories(since))
             self._stories_stale = False
         out = Outgoing()
+        others_read = False  # on a shared store: once per call, under the story lock
         muted = self.store.muted_rules(now)  # /mute: these rules' matches are not alerted
         for item in items:
             verdict = self.rules.match(item)
@@ -89,7 +90,9 @@ class Dispatcher:
             out.events.append(event_row(item, verdict, now))
             filing = None
             if self.stories is not None:
-                self._take_others_stories(now)
+                if not others_read:
+                    self._take_others_stories(now)
+                    others_read = True
                 seen = self.rules.read(item)  # its entities, for the story's words
                 filing = self.stories.file(item, seen.text, seen.mentions, verdict.detection, now)
                 out.stories.append(story_row(filing.story))
@@ -99,10 +102,14 @@ class Dispatcher:
         return out
 
     def _take_others_stories(self, now: float) -> None:
-        """On a shared store, follow the stories other instances filed since the last
-        look, so one story alerts once whichever instance polled its reports."""
-        if self.stories is None or not self.store.shared or self._stories_read == now:
+        """On a shared store, wait until no other instance is filing (the lock is held
+        until this poll's items are recorded: run alerts_for() and record_items() inside
+        store.filing()), then follow the stories the others filed or changed since the
+        last look, so one story alerts once whichever instance polled its reports, and a
+        source another instance added is kept when this one adds its own."""
+        if self.stories is None or not self.store.shared:
             return
+        self.store.lock_stories()
         since = (self._stories_read or now) - CHANGED_SLACK
         self.stories.take(self.store.stories_changed(since))
         self._stories_read = now

@@ -202,17 +202,20 @@ class Pipeline:
         if not new:
             self._save(feed, ok, notices, now)
             return PollResult(feed.name, "ok", len(items))
-        out = self.dispatch.alerts_for(self._alertable(new, state, now), now)
-        self.store.record_items(
-            feed.name,
-            new,
-            [*notices, *out.alerts],
-            now,
-            stories=out.stories,
-            events=out.events,
-            digest=out.digest,
-            state=ok,  # with its items: a kill leaves both or neither
-        )
+        # filing into stories and recording them are one step across instances (a shared
+        # store's story lock is held from the first filing to the commit): no await here
+        with self.store.filing():
+            out = self.dispatch.alerts_for(self._alertable(new, state, now), now)
+            self.store.record_items(
+                feed.name,
+                new,
+                [*notices, *out.alerts],
+                now,
+                stories=out.stories,
+                events=out.events,
+                digest=out.digest,
+                state=ok,  # with its items: a kill leaves both or neither
+            )
         log.info(
             "event=poll feed=%s items=%d new=%d alerts=%d",
             feed.name,

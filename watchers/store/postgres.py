@@ -10,7 +10,10 @@ in one process then a write):
   instance whose insert took the row queues its alerts, events and digest entries;
 - a chat's outbox is sent by one instance at a time (`claim_chat`), in order, paced by
   the sends every instance recorded;
-- stories: `stories_changed` gives each instance the ones the others filed.
+- stories: `stories_changed` gives each instance the ones the others filed; filing an
+  item and recording it hold an advisory lock (`filing`, `lock_stories`), so two
+  instances filing reports of one new story at once start it once, and neither's source
+  is lost from a story both add to.
 
 When the server cannot be reached, every call raises StoreUnavailable at once (no wait)
 until the next reconnection attempt, which backs off from 1 s to 30 s.
@@ -18,12 +21,13 @@ until the next reconnection attempt, which backs off from 1 s to 30 s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from urllib.parse import urlsplit
 
@@ -48,7 +52,7 @@ from watchers.store.pgsql import (
     state_params,
 )
 from watchers.store.tables import event_to_row, item_row, story_to_row
-from watchers.store.versions import PG_LOCK, POSTGRES
+from watchers.store.versions import PG_LOCK, POSTGRES, STORY_LOCK
 
 log = logging.getLogger("armswatch.store")
 
@@ -154,6 +158,26 @@ class PgStore(OutboxQueries):
         finally:
             if self._conn is not None:
                 self._conn.close()
+
+    @contextlib.contextmanager
+    def filing(self) -> Iterator[None]:
+        """One transaction around filing items into stories and recording them: the story
+        lock lock_stories() takes inside it is held until the commit."""
+        try:
+            with self._db().transaction():
+                yield
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._lost(exc)
+            raise StoreUnavailable(f"{self.where}: filing: {first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: filing failed: {exc}") from exc
+
+    @guarded
+    def lock_stories(self) -> None:
+        """Wait until no other instance is filing stories; held to the end of filing()'s
+        transaction, so the stories read next include every one the others filed, and the
+        story this instance writes has every source they added."""
+        self._execute("select pg_advisory_xact_lock(%s)", [STORY_LOCK])
 
     @guarded
     def _release_leases(self) -> None:

@@ -84,6 +84,13 @@ class Store:
 
     shared = False  # one daemon per file: leases are always granted
 
+    def filing(self) -> contextlib.AbstractContextManager[None]:
+        """One process files stories: nothing to hold (see base.Store)."""
+        return contextlib.nullcontext()
+
+    def lock_stories(self) -> None:
+        """One process files stories: nothing to wait for."""
+
     def __init__(self, db: sqlite_utils.Database, path: Path, timeout: float = 5.0):
         self.db = db
         self.path = path

@@ -66,3 +66,4 @@ create index labels_link on labels(link);
 
 POSTGRES: list[tuple[int, str]] = [(3, PG_V3)]
 PG_LOCK = 7_141_702_312  # pg_advisory_xact_lock key: one instance migrates at a time
+STORY_LOCK = 7_141_702_313  # pg_advisory_xact_lock key: one instance files stories at a time
