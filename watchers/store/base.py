@@ -121,3 +121,23 @@ class Store(Protocol):
     # tools and tests
     def query(self, sql: str, params: Sequence = ()) -> list[dict]: ...
     def schema_version(self) -> int: ...
+
+
+def alert_row(alert: QueuedAlert, now: float) -> dict:
+    """An outbox row of a new alert (its id is the table's), the same in both stores."""
+    return {
+        "kind": alert.kind,
+        "target_item": alert.target_item,
+        "story_id": alert.story_id,
+        "item_id": alert.item_id,
+        "chat_id": alert.chat_id,
+        "text": alert.text,
+        "status": PENDING,
+        "attempts": 0,
+        "error": "",
+        "message_id": None,
+        "created_at": now,
+        "last_attempt": None,
+        "sent_at": None,
+        "next_attempt": 0.0,
+    }

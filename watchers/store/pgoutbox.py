@@ -11,8 +11,8 @@ from dataclasses import asdict
 import psycopg
 
 from watchers.models import Alert, EventRow, Label, StoryRow
-from watchers.store.base import FAILED, PENDING, SENDING, SENT, QueuedAlert
-from watchers.store.pgsql import CLAIM_CHAT, alert_row, guarded, insert_sql
+from watchers.store.base import FAILED, PENDING, SENDING, SENT, QueuedAlert, alert_row
+from watchers.store.pgsql import CLAIM_CHAT, guarded, insert_sql
 from watchers.store.tables import event_from_row, story_from_row
 
 

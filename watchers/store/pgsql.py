@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from watchers.errors import StoreError, StoreUnavailable
-from watchers.store.base import PENDING, FeedState, QueuedAlert
+from watchers.store.base import FeedState
 
 # Each feed stays with the instance that polled it last (lease_owner), which polls it as
 # a single instance would. Another instance takes it only when nobody owns it (new, or
@@ -85,26 +85,6 @@ def insert_sql(table: str, columns: list[str], upsert: str = "") -> str:
         return sql + "do nothing"
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert)
     return sql + f"({upsert}) do update set {updates}"
-
-
-def alert_row(alert: QueuedAlert, now: float) -> dict:
-    """An outbox row of a new alert (its id from the table's identity)."""
-    return {
-        "kind": alert.kind,
-        "target_item": alert.target_item,
-        "story_id": alert.story_id,
-        "item_id": alert.item_id,
-        "chat_id": alert.chat_id,
-        "text": alert.text,
-        "status": PENDING,
-        "attempts": 0,
-        "error": "",
-        "message_id": None,
-        "created_at": now,
-        "last_attempt": None,
-        "sent_at": None,
-        "next_attempt": 0.0,
-    }
 
 
 def first_line(exc: Exception) -> str:

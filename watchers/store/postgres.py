@@ -36,7 +36,7 @@ from psycopg.rows import dict_row
 
 from watchers.errors import StoreError, StoreUnavailable
 from watchers.models import DigestEntry, EventRow, Item, StoryRow
-from watchers.store.base import STATE_BATCH, FeedState, QueuedAlert
+from watchers.store.base import STATE_BATCH, FeedState, QueuedAlert, alert_row
 from watchers.store.identity import title_words
 from watchers.store.items import EDITS_COMPARED, known_sightings, unseen_items
 from watchers.store.pgoutbox import OutboxQueries
@@ -44,7 +44,6 @@ from watchers.store.pgsql import (
     ADOPT_FEEDS,
     CLAIM_FEED,
     SAVE_STATE,
-    alert_row,
     first_line,
     guarded,
     insert_sql,

@@ -25,6 +25,7 @@ from watchers.store.base import (
     STATE_BATCH,
     FeedState,
     QueuedAlert,
+    alert_row,
 )
 from watchers.store.identity import title_words
 from watchers.store.items import EDITS_COMPARED, known_sightings, unseen_items
@@ -299,7 +300,7 @@ class Store:
         """Store new items, their alerts and stories, and the feed's state, in one
         transaction; return alerts queued."""
         item_rows = [item_row(item, feed, now) for item in items]
-        alert_rows = [_alert_row(alert, now) for alert in alerts]
+        alert_rows = [alert_row(alert, now) for alert in alerts]
         story_rows = [{**story_to_row(s), "changed": now} for s in stories]
         digest_rows = [asdict(e) for e in digest]
         event_rows = [event_to_row(e) for e in events]
@@ -436,7 +437,7 @@ class Store:
                 )
                 if cursor.rowcount != len(entry_ids):
                     raise _Taken
-                self.db["outbox"].insert(_alert_row(alert, now), ignore=True)
+                self.db["outbox"].insert(alert_row(alert, now), ignore=True)
         except _Taken:
             return False
         return True
@@ -599,25 +600,6 @@ def _state_from_row(row: dict) -> FeedState:
     row["polled_once"] = bool(row["polled_once"])
     row["reported"] = bool(row["reported"])
     return FeedState(**{k: v for k, v in row.items() if v is not None and k in _STATE_COLUMNS})
-
-
-def _alert_row(alert: QueuedAlert, now: float) -> dict:
-    return {
-        "kind": alert.kind,
-        "target_item": alert.target_item,
-        "story_id": alert.story_id,
-        "item_id": alert.item_id,
-        "chat_id": alert.chat_id,
-        "text": alert.text,
-        "status": PENDING,
-        "attempts": 0,
-        "error": "",
-        "message_id": None,
-        "created_at": now,
-        "last_attempt": None,
-        "sent_at": None,
-        "next_attempt": 0.0,
-    }
 
 
 def open_store(path: Path, timeout: float = 5.0) -> Store:
