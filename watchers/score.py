@@ -78,7 +78,7 @@ def score_lines(
         if not line.strip():
             continue
         item = item_from_json(line, f"{source} line {number}")
-        yield verdict_record(item.id, rules.match(item), explain)
+        yield verdict_record(item.id, rules.match(item, exact=True), explain)
 
 
 def explain_text(text: str, rules: RuleSet) -> list[str]:
@@ -86,7 +86,7 @@ def explain_text(text: str, rules: RuleSet) -> list[str]:
     title, _, summary = text.partition("\n")
     item = Item(id="explain", title=title.strip(), summary=summary.strip())
     seen = rules.read(item)
-    verdict = rules.match(item)
+    verdict = rules.match(item, exact=True)
     detection = verdict.detection
     lines = [f"alert: {'yes' if verdict.alert else 'no'}"]
     lines += [

@@ -92,28 +92,63 @@ def test_unknown_entity_is_named(key):
         rules_from(f'[[rules]]\nname = "r"\n{key} = ["Atlantis"]\n')
 
 
-def test_quick_scan_gives_the_verdict_a_full_reading_gives():
-    """match() skips items with none of the words any rule needs; on real news (English,
-    Ukrainian, Russian) that must change no verdict."""
+def _real_news() -> list[Item]:
+    """Every 10th item of the 2022-2023 world news and every 5th Ukrainian/Russian one."""
     import json
 
-    from watchers.config.load import load_config
-    from watchers.detection.rules import compile_rules
-
-    root = Path(__file__).resolve().parents[2]
-    rules = compile_rules(load_config(root / "config.toml"))
-    news = root / "tests" / "data" / "news"
+    news = Path(__file__).resolve().parents[2] / "tests" / "data" / "news"
     items = []
     for name in ("rss2022_2023_every10th.jsonl", "ukru_2022_every5th.jsonl"):
         lines = (news / name).read_text(encoding="utf-8").splitlines()
         for record in map(json.loads, lines):
             items.append(Item(record["id"], record["title"], record.get("summary", "")))
+    return items
+
+
+def _default_rules() -> RuleSet:
+    from watchers.config.load import load_config
+    from watchers.detection.rules import compile_rules
+
+    return compile_rules(load_config(Path(__file__).resolve().parents[2] / "config.toml"))
+
+
+def test_quick_scan_gives_the_verdict_a_full_reading_gives():
+    """match() skips items with none of the words any rule needs; on real news (English,
+    Ukrainian, Russian) that must change no verdict."""
+    rules = _default_rules()
     skipped = 0
-    for item in items:
-        quick = rules.match(item)
+    for item in _real_news():
+        quick = rules.match(item, exact=True)
         assert quick == rules.verdict(item, rules.read(item)), item.title
         skipped += quick.detection is NOTHING  # the scan said nothing could fire
-    assert skipped > len(items) / 2  # the scan is worth having
+    assert skipped > 1000  # the scan is worth having
+
+
+def test_items_left_unread_below_the_floor_fire_the_same_rules():
+    """The daemon's match() does not read an item that could not reach the lowest
+    min_score whatever the reading found: the same rules fire as with the whole reading,
+    the score it gives is an upper bound, and items at or above the floor read the same."""
+    rules = _default_rules()
+    assert rules.floor == 0.5
+    unread = 0
+    for item in _real_news():
+        fast, exact = rules.match(item), rules.match(item, exact=True)
+        assert fast.matches == exact.matches, item.title
+        if fast.detection.reasons[:1] and fast.detection.reasons[0].startswith("not read"):
+            unread += 1
+            assert exact.detection.score <= fast.detection.score < rules.floor, item.title
+        elif exact.detection.score >= rules.floor:
+            assert fast.detection == exact.detection, item.title
+    assert unread >= 5  # the bound is worth having (9 of the 1,000 or so items)
+
+
+def test_floor_is_zero_when_a_rule_needs_the_reading_at_any_score():
+    keyword = '[[rules]]\nname = "k"\nany = ["arms"]\n'
+    detector = '[[rules]]\nname = "d"\ndetector = "arms_transfer"\nmin_score = 0.4\n'
+    assert rules_from(keyword + detector).floor == 0.4
+    assert rules_from(detector + '[[rules]]\nname = "e"\nentities = ["Iran"]\n').floor == 0.0
+    roles = '[[rules]]\nname = "s"\nany = ["arms"]\nsupplier = ["Iran"]\n'
+    assert rules_from(detector + roles).floor == 0.0
 
 
 def test_fold_fast_paths_agree_with_folding_each_character():

@@ -30,7 +30,12 @@ from dataclasses import dataclass, replace
 
 from watchers.detection.cues import STATUSES, TRANSFER_KINDS, CueBook, load_cuebook, split_sentences
 from watchers.detection.entities import ACTOR_KINDS, Gazetteer
-from watchers.detection.features import FeatureContext, item_features
+from watchers.detection.features import (
+    FeatureContext,
+    ReadingBound,
+    plain_features,
+    reading_features,
+)
 from watchers.detection.model import Model, load_model, probability
 from watchers.detection.morph import Lemmatizer, with_lemmas
 from watchers.detection.roles import (
@@ -65,6 +70,7 @@ _OWN_COUNTRY = re.compile(r"\b(?:his|her|their) (?:own )?country\b", re.IGNORECA
 
 
 SIDES_FLOOR = 0.25  # below, no alert is near: the reading's own roles stand
+CUE_KINDS = frozenset((*TRANSFER_KINDS, "programme"))
 
 
 @dataclass(frozen=True)
@@ -123,26 +129,44 @@ class Detector:
         """Cue phrases for the shared matcher, keyed ("cue", kind, status or name)."""
         return self.cuebook.phrases()
 
-    def detect(self, text: str, hits: Sequence[Hit]) -> Detection:
-        """Read one text (title + "\\n" + summary) and give the learned model's verdict."""
+    @functools.cached_property
+    def bound(self) -> ReadingBound:
+        """How much the reading could add to the model's logit, for detect(floor=...)."""
+        return ReadingBound(self.model.weights)
+
+    def detect(self, text: str, hits: Sequence[Hit], floor: float = 0.0) -> Detection:
+        """Read one text (title + "\\n" + summary) and give the learned model's verdict.
+
+        With a floor (the lowest min_score of the rules that need the detector), an item
+        that could not reach it whatever the reading finds is not read: its score is that
+        upper bound, with no roles.
+        """
         if not self.could_be_transfer(hits, text):
             return Detection()
-        reading = self.read_item(text, hits)
-        detection, model = reading.detection, self.model
-        features = item_features(
-            text, reading.marks, detection, reading.readings, self.context, model.bigram_heads
-        )
-        present = model.present(features)
-        score = probability(model.intercept + sum(w for _, w in present))
+        model = self.model
+        marks = self.mark_text(text, hits)
+        sentences = sentences_of(text, marks)
+        present = model.present(plain_features(text, marks, self.context, model.bigram_heads))
+        logit = model.intercept + sum(w for _, w in present)
+        if floor > 0.0:
+            cue_sentences = [any(m.kind in CUE_KINDS for m in ms) for _, ms in sentences]
+            most = probability(logit + self.bound.most(marks, cue_sentences))
+            if most < floor:
+                reason = f"not read: at most {most:.2f} whatever the reading finds"
+                return Detection(score=round(most, 3), reasons=(reason,), weighed=tuple(present))
+        reading = self.read_marks(text, marks, sentences)
+        detection = reading.detection
+        read = model.present(reading_features(detection, reading.readings, self.collective))
+        score = probability(logit + sum(w for _, w in read))
         supplier, recipient = detection.supplier, detection.recipient
-        if score >= SIDES_FLOOR:
+        if score >= max(SIDES_FLOOR, floor):  # below the floor no rule reads the roles
             supplier, recipient = self.sides_of(text, reading)
         return replace(
             detection,
             score=round(score, 3),
             supplier=supplier,
             recipient=recipient,
-            weighed=tuple(present),
+            weighed=(*present, *read),
         )
 
     def candidates(self, text: str, reading: ItemReading) -> dict[str, list[str]]:
@@ -170,7 +194,12 @@ class Detector:
     def read_item(self, text: str, hits: Sequence[Hit]) -> ItemReading:
         """The reading of one text: marks, each sentence's reading, and the roles found."""
         marks = self.mark_text(text, hits)
-        sentences = sentences_of(text, marks)
+        return self.read_marks(text, marks, sentences_of(text, marks))
+
+    def read_marks(
+        self, text: str, marks: list[Mark], sentences: list[tuple[tuple[int, int], list[Mark]]]
+    ) -> ItemReading:
+        """read_item() of a text already marked and split into sentences."""
         elsewhere = calm_weapons(sentences)
         readings, previous = [], []
         for index, (span, sentence) in enumerate(sentences):

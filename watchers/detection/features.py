@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from watchers.detection.cues import NEGATIVE_KINDS, TRANSFER_KINDS
+from watchers.detection.cues import NEGATIVE_KINDS, STATUSES, TRANSFER_KINDS
 from watchers.detection.roles import Reading
 from watchers.detection.slots import Mark
 from watchers.models import Detection
@@ -30,23 +30,32 @@ COLLECTIVE_KINDS = frozenset({"region", "organization"})
 
 def word_tokens(text: str, marks: Sequence[Mark]) -> list[str]:
     """Lower-cased words of a text, each actor or weapon span one placeholder token."""
-    return [token for token, _ in placed_tokens(text, marks)]
+    return split_tokens(text, marks)[0]
 
 
-def placed_tokens(text: str, marks: Sequence[Mark]) -> list[tuple[str, int]]:
-    """word_tokens with where each token starts."""
+def split_tokens(text: str, marks: Sequence[Mark], title_end: int = 0) -> tuple[list[str], int]:
+    """word_tokens, and how many of them start before title_end (the title's)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer ("İ"): rare
+        lowered = "".join(ch.lower()[0] for ch in text)
     spans = sorted((m for m in marks if m.kind in _PLACEHOLDER), key=lambda m: (m.start, -m.end))
-    tokens: list[tuple[str, int]] = []
+    tokens: list[str] = []
+    in_title = 0
     position = 0
-    for mark in spans:
-        if mark.start < position:
+    for start, placeholder in [*((m.start, m) for m in spans), (len(text), None)]:
+        if start < position:
             continue  # inside a longer span already taken
-        found = _TOKEN.finditer(text, position, mark.start)
-        tokens += [(t.group().lower(), t.start()) for t in found]
-        tokens.append((_PLACEHOLDER[mark.kind], mark.start))
-        position = mark.end
-    tokens += [(t.group().lower(), t.start()) for t in _TOKEN.finditer(text, position)]
-    return tokens
+        if position < title_end:
+            tokens += _TOKEN.findall(lowered, position, min(start, title_end))
+            in_title = len(tokens)
+            tokens += _TOKEN.findall(lowered, title_end, start) if start > title_end else []
+        else:
+            tokens += _TOKEN.findall(lowered, position, start)
+        if placeholder is not None:
+            tokens.append(_PLACEHOLDER[placeholder.kind])
+            in_title += start < title_end
+            position = placeholder.end
+    return tokens, in_title
 
 
 def word_features(tokens: list[str], prefix: str, heads: frozenset[str] | None = None) -> set[str]:
@@ -120,15 +129,58 @@ def item_features(
 ) -> set[str]:
     """Every feature of one item (text: title, a new line, the summary); heads as in
     word_features (the daemon passes its model's, training none)."""
+    found = plain_features(text, marks, vocabulary, heads)
+    return found | reading_features(detection, readings, vocabulary.collective)
+
+
+def plain_features(
+    text: str, marks: Sequence[Mark], vocabulary: FeatureContext, heads: frozenset[str] | None
+) -> set[str]:
+    """The features known before the reading: the words, the marks and the actors named."""
     title_end = text.find("\n")
     title_end = len(text) if title_end < 0 else title_end
-    placed = placed_tokens(text, marks)
-    found = word_features([t for t, _ in placed], "w", heads)
-    found |= {f"t:{t}" for t, start in placed if start < title_end}
+    tokens, in_title = split_tokens(text, marks, title_end)
+    found = word_features(tokens, "w", heads)
+    found |= {f"t:{t}" for t in tokens[:in_title]}
     found |= mark_features(marks, title_end, vocabulary.categories)
     found |= {f"e:{m.value}" for m in marks if m.kind == "actor" and m.value}
-    found |= reading_features(detection, readings, vocabulary.collective)
     return found
+
+
+class ReadingBound:
+    """The most reading_features() could add to a logit, known from the marks alone: one
+    feature of each exclusive group at its best weight among those the marks allow, and
+    the others only where they would add. Skipping the reading of an item that could not
+    reach a rule's min_score even so changes no rule's verdict."""
+
+    OPTIONAL = ("roles:collective", "roles:self", "reading:directed", "reading:aid_only")
+
+    def __init__(self, weights: dict[str, float]):
+        self.weights = weights
+        optional = [*self.OPTIONAL, *(f for f in weights if f.startswith("reading:context:"))]
+        self.optional = sum(max(0.0, weights.get(f, 0.0)) for f in optional)
+        self.title = max(0.0, weights.get("reading:title", 0.0))
+
+    def most(self, marks: Sequence[Mark], cue_sentences: Sequence[bool]) -> float:
+        """cue_sentences: for each sentence, whether it holds a transfer cue or a programme
+        (what any sentence the reading scores needs)."""
+        actors = {m.value for m in marks if m.kind == "actor" and m.value}
+        named = len(actors) + (2 if any(m.kind == "programme" for m in marks) else 0)
+        roles = ["none", *(("supplier", "recipient") if named else ()), *(("both",) * (named > 1))]
+        statuses = {"none", "planned"} | {m.value for m in marks if m.value in STATUSES}
+        strong = min(sum(cue_sentences), 3)
+        cues = {m.kind for m in marks if m.kind in TRANSFER_KINDS} | {"none"}
+        groups = [
+            [f"roles:{r}" for r in roles],
+            [f"status:{s}:read" for s in statuses],
+            [f"reading:sentences:{n}" for n in range(strong + 1)],
+            [f"reading:cue:{c}" for c in cues] if strong else [],
+        ]
+        weights = self.weights
+        most = sum(max((weights.get(f, 0.0) for f in group), default=0.0) for group in groups)
+        if strong and cue_sentences[0]:
+            most += self.title
+        return most + self.optional
 
 
 class FeatureContext:

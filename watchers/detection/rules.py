@@ -75,6 +75,7 @@ class RuleSet:
         terms = [(term, ("term", folded)) for term, folded in self._folded.items()]
         self.matcher = self.detector.matcher(terms)
         self._triggers = PhraseGroups(self._trigger_phrases())
+        self.floor = self._detector_floor()
 
     def _terms(self) -> set[str]:
         return {t for spec in self.specs for t in (*spec.any, *spec.all, *spec.none)}
@@ -115,6 +116,17 @@ class RuleSet:
             groups["alone"] += [alias for alias, _ in self.gazetteer.phrases()]
         return groups
 
+    def _detector_floor(self) -> float:
+        """The score below which the detector's reading changes no rule's verdict: the
+        lowest min_score of the rules that need the detector; 0 when a rule without it
+        asks for a supplier or recipient at any score, or can fire with no word of its
+        own (its alert shows the reading). An item with a rule word is read in full (read)."""
+        for spec in self.specs:
+            wordless = not (spec.any or spec.all)
+            if not spec.detector and (spec.supplier or spec.recipient or wordless):
+                return 0.0
+        return min((spec.min_score for spec in self.specs if spec.detector), default=1.0)
+
     def _could_fire(self, folded: str) -> bool:
         found = self._triggers.found_in(folded)
         return "alone" in found or ("transfer" in found and "weapon" in found)
@@ -124,29 +136,36 @@ class RuleSet:
         item: Item,
         folded: tuple[str, list[int] | None] | None = None,
         text: str | None = None,
+        exact: bool = True,
     ) -> ItemText:
         """One pass over the item: hits, mentions and the detector's reading (text: its
-        reading text, when already made, and folded: that folded)."""
+        reading text, when already made, and folded: that folded). Not exact: an item no
+        rule could fire on however the reading went is not read (match)."""
         text = text if text is not None else self.detector.reading_text(item_text(item))
         hits = tuple(self.matcher.find(text, folded))
         terms: dict[str, list[Span]] = {}
         for hit in hits:
             if _is_term(hit):
                 terms.setdefault(hit.key[1], []).append((hit.start, hit.end))
-        return ItemText(text, hits, self.gazetteer, self.detector.detect(text, hits), terms)
+        floor = 0.0 if exact or terms else self.floor
+        detection = self.detector.detect(text, hits, floor)
+        return ItemText(text, hits, self.gazetteer, detection, terms)
 
-    def match(self, item: Item) -> Verdict:
+    def match(self, item: Item, exact: bool = False) -> Verdict:
         """Every rule that fires on the item, with the reasons.
 
         Most news has none of the words any rule or the detector needs (no transfer or aid
         word, no weapon before "to", no rule term): one quick scan finds that, and such an
-        item gets the empty verdict the whole reading would give it.
+        item gets the empty verdict the whole reading would give it. Of the rest, an item
+        whose words leave it below every detector rule's min_score whatever the reading
+        finds is not read (the same rules fire; its score is that upper bound, without
+        roles): exact reads it anyway, for a score to show.
         """
         text = self.detector.reading_text(item_text(item))
         folded = fold(text)
         if not self._could_fire(folded[0]):
             return Verdict(item.id, (), NOTHING)
-        return self.verdict(item, self.read(item, folded, text))
+        return self.verdict(item, self.read(item, folded, text, exact))
 
     def verdict(self, item: Item, seen: ItemText) -> Verdict:
         """Every rule that fires on an item already read."""
