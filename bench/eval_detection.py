@@ -5,6 +5,8 @@
     python bench/eval_detection.py --errors             # also list each split's FPs and FNs
     python bench/eval_detection.py --flags FILE         # what the shipped model flags in an
                                                         # unlabelled JSONL or AG News CSV file
+    python bench/eval_detection.py --translated FILE    # Russian/Ukrainian translations to
+                                                        # score (default: data/labelled/)
 
 Three measurements, each fitting the whole training (C and the operating point chosen by
 cross-validation inside the training items, as `bot.py train` does) on one part and
@@ -17,6 +19,11 @@ true positives), for all test items and for each source set (ids r/x: the 2022-2
 news the issue measured; w: 2021 BBC/CNN; v: keyword-chosen items of 2020-2023). Beside
 them, two baselines fitted and tested the same way: a keyword filter (a weapon word and a
 transfer word) and TF-IDF words with logistic regression and no reading.
+
+Then the same split-1 model on data/labelled/translated.jsonl.gz: 300 items of its test
+half (2023-07..12; 120 transfers), each translated into Russian and into Ukrainian, against
+their English originals. Its "dev" half (translation chunks 0 and 1) was read to find what
+the Russian and Ukrainian reading lacked; the "test" half was not looked at.
 
 Role labels are free text ("US", "NATO allies"); each is split on ",", "/", "+", ";" and
 "and", and each part mapped to canonical actors through the gazetteer. NATO, the EU, the
@@ -52,6 +59,7 @@ from watchers.detection.train import (  # noqa: E402
 from watchers.errors import ArmswatchError  # noqa: E402
 
 DATA = ROOT / "data" / "labelled" / "news.jsonl.gz"
+TRANSLATED = ROOT / "data" / "labelled" / "translated.jsonl.gz"
 SPLIT = "2023-07"
 SETS = {"all": "", "2022-23 (r/x)": "rx", "2021 (w)": "w", "keyword-chosen (v)": "v"}
 WEAPON_WORDS = re.compile(
@@ -82,7 +90,11 @@ def roles_right(example: Example, model: Model, actors: LabelActors) -> bool:
 
 def predict_model(training: Sequence[Example], test: Sequence[Example]) -> list[Found]:
     """The detector: the model trained as `bot.py train` does, at its operating point."""
-    model = train(training, ACTORS)
+    return predict_with(train(training, ACTORS), test)
+
+
+def predict_with(model: Model, test: Sequence[Example]) -> list[Found]:
+    """A fitted model's flags at its operating point, with its roles judged."""
     flagged = [e.features is not None and model.score(e.features) >= 0.5 for e in test]
     return [(f, roles_right(e, model, ACTORS)) for f, e in zip(flagged, test, strict=True)]
 
@@ -182,8 +194,8 @@ def cross_validated(examples: Sequence[Example], predict: Predict) -> list[Found
     return flagged
 
 
-def evaluate(examples: list[Example], show_errors: bool) -> None:
-    """The three measurements, the detector and the baselines."""
+def evaluate(examples: list[Example], translated: list[Example], show_errors: bool) -> None:
+    """The three measurements, the detector and the baselines, and the translations."""
     early = [e for e in examples if e.published < SPLIT]
     late = [e for e in examples if e.published >= SPLIT]
     predictors = {"detector": predict_model, "keywords": predict_keywords, "tfidf": predict_tfidf}
@@ -200,6 +212,34 @@ def evaluate(examples: list[Example], show_errors: bool) -> None:
     print("3. 5-fold cross-validation grouped by story")
     for name, predict in predictors.items():
         report(name, examples, cross_validated(examples, predict))
+    if translated:
+        report_translated(train(early, ACTORS), examples, translated, show_errors)
+
+
+def report_translated(
+    model: Model, examples: Sequence[Example], translated: Sequence[Example], show_errors: bool
+) -> None:
+    """The split-1 model on the Russian and Ukrainian translations of some of its test
+    items and on their English originals, by half (dev was read, test was not)."""
+    by_id = {e.id: e for e in examples}
+    originals = [e.record["original"] for e in translated]
+    fitted = [i for i in originals if by_id[i].published < SPLIT]
+    if fitted:
+        raise ArmswatchError(f"translations of items the model was fitted on: {fitted[:3]}")
+    print("4. the split-1 model on translations of its test items (Russian, Ukrainian)")
+    for half in ("dev", "test"):
+        part = [e for e in translated if e.record.get("half") == half]
+        originals = [by_id[i] for i in dict.fromkeys(e.record["original"] for e in part)]
+        print(f"  {half} half")
+        for lang, test in (
+            ("en (originals)", originals),
+            ("ru", [e for e in part if e.record["lang"] == "ru"]),
+            ("uk", [e for e in part if e.record["lang"] == "uk"]),
+        ):
+            found = predict_with(model, test)
+            print(f"    {lang:20} {figures(test, found)}")
+            if show_errors and lang != "en (originals)":
+                list_errors(test, found)
 
 
 def read_unlabelled(path: Path) -> list[dict]:
@@ -240,6 +280,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="labelled JSONL(.gz)")
     parser.add_argument("--errors", action="store_true", help="list FPs and FNs per split")
     parser.add_argument("--flags", type=Path, help="list what the model flags in this file")
+    parser.add_argument(
+        "--translated", type=Path, default=TRANSLATED, help="labelled translations (JSONL.gz)"
+    )
     args = parser.parse_args()
     try:
         if args.flags:
@@ -247,10 +290,11 @@ def main() -> int:
             return 0
         reader = Reader()
         examples = [reader.example(record) for record in read_labelled(args.data)]
+        translated = [reader.example(record) for record in read_labelled(args.translated)]
+        evaluate(examples, translated, args.errors)
     except (ArmswatchError, OSError) as exc:
         print(f"eval_detection: {exc}", file=sys.stderr)
         return 2
-    evaluate(examples, args.errors)
     return 0
 
 

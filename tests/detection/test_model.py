@@ -36,6 +36,23 @@ def test_the_shipped_model_was_built_from_the_repository_data():
     assert about["data"] == "news.jsonl.gz"
 
 
+def test_translations_are_of_test_items_of_split_one_and_keep_their_labels():
+    """bench/eval_detection.py scores the Russian and Ukrainian translations with the model
+    fitted on items before 2023-07: each must translate a later item, with its label."""
+    labelled = ROOT / "data" / "labelled"
+    originals = {r["id"]: r for r in read_labelled(labelled / "news.jsonl.gz")}
+    translated = read_labelled(labelled / "translated.jsonl.gz")
+    assert {r["lang"] for r in translated} == {"ru", "uk"}
+    assert {r["half"] for r in translated} == {"dev", "test"}
+    for record in translated:
+        original = originals[record["original"]]
+        assert original["published"] >= "2023-07", record["id"]
+        assert (record["label"], record["supplier"]) == (original["label"], original["supplier"])
+        assert record["title"] != original["title"]
+    pairs = {(r["original"], r["lang"]) for r in translated}
+    assert len(pairs) == len(translated) == 2 * len({r["original"] for r in translated})
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [

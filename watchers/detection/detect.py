@@ -414,8 +414,10 @@ def sentences_of(text: str, marks: list[Mark]) -> list[tuple[tuple[int, int], li
 def resolve_own_country(text: str, span: tuple[int, int], marks: list[Mark]) -> list[Mark]:
     """ "his country" names the country of the sentence's first actor ("Zelensky ... his")."""
     first = next((m for m in marks if m.kind == "actor" and m.value), None)
+    if first is None or text.find("ountry", *span) < 0:  # the regex is dear; the word rare
+        return marks
     found = list(_OWN_COUNTRY.finditer(text, *span))
-    if first is None or not found:
+    if not found:
         return marks
     own = [Mark(m.start(), m.end(), "actor", first.value) for m in found if m.start() > first.end]
     return sorted([*marks, *own], key=lambda m: (m.start, -m.end))

@@ -16,7 +16,7 @@ Two families, all binary, named so that a person can read them in `explain`:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from watchers.detection.cues import NEGATIVE_KINDS, STATUSES, TRANSFER_KINDS
 from watchers.detection.roles import Reading
@@ -156,7 +156,13 @@ class ReadingBound:
     OPTIONAL = ("roles:collective", "roles:self", "reading:directed", "reading:aid_only")
 
     def __init__(self, weights: dict[str, float]):
-        self.weights = weights
+        def group(prefix: str, names: Iterable[str], suffix: str = "") -> dict[str, float]:
+            return {n: weights.get(f"{prefix}{n}{suffix}", 0.0) for n in names}
+
+        self.roles = group("roles:", ("none", "supplier", "recipient", "both"))
+        self.statuses = group("status:", ("none", *STATUSES), ":read")
+        self.sentences = [weights.get(f"reading:sentences:{n}", 0.0) for n in range(4)]
+        self.cues = group("reading:cue:", ("none", *TRANSFER_KINDS))
         optional = [*self.OPTIONAL, *(f for f in weights if f.startswith("reading:context:"))]
         self.optional = sum(max(0.0, weights.get(f, 0.0)) for f in optional)
         self.title = max(0.0, weights.get("reading:title", 0.0))
@@ -166,20 +172,18 @@ class ReadingBound:
         (what any sentence the reading scores needs)."""
         actors = {m.value for m in marks if m.kind == "actor" and m.value}
         named = len(actors) + (2 if any(m.kind == "programme" for m in marks) else 0)
-        roles = ["none", *(("supplier", "recipient") if named else ()), *(("both",) * (named > 1))]
-        statuses = {"none", "planned"} | {m.value for m in marks if m.value in STATUSES}
+        roles = self.roles
+        most = max((roles["none"], *((roles["supplier"], roles["recipient"]) if named else ())))
+        most = max(most, roles["both"]) if named > 1 else most
+        statuses = self.statuses
+        found = [statuses[m.value] for m in marks if m.value in statuses]
+        most += max((statuses["none"], statuses["planned"], *found))
         strong = min(sum(cue_sentences), 3)
-        cues = {m.kind for m in marks if m.kind in TRANSFER_KINDS} | {"none"}
-        groups = [
-            [f"roles:{r}" for r in roles],
-            [f"status:{s}:read" for s in statuses],
-            [f"reading:sentences:{n}" for n in range(strong + 1)],
-            [f"reading:cue:{c}" for c in cues] if strong else [],
-        ]
-        weights = self.weights
-        most = sum(max((weights.get(f, 0.0) for f in group), default=0.0) for group in groups)
-        if strong and cue_sentences[0]:
-            most += self.title
+        most += max(self.sentences[: strong + 1])
+        if strong:
+            cues = self.cues
+            most += max((cues["none"], *(cues[m.kind] for m in marks if m.kind in cues)))
+            most += self.title if cue_sentences[0] else 0.0
         return most + self.optional
 
 
