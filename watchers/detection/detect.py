@@ -211,12 +211,11 @@ class Detector:
         settle_item(readings, self.countries, civil)
         origin_marks = [m for m in marks if m.kind == "actor" and is_origin(text, m, marks)]
         detection = combine_readings(readings, self.weapon, [m.value for m in origin_marks])
-        others = [m.value for m in marks if m.kind == "actor" and is_recipient_like(text, m)]
-        detection = self.fill_recipient(detection, readings, others)
+        detection = self.fill_recipient(text, detection, readings, marks)
         return ItemReading(replace(detection, score=0.0), marks, readings)
 
     def fill_recipient(
-        self, detection: Detection, readings: list[Reading], others: list[str | None]
+        self, text: str, detection: Detection, readings: list[Reading], marks: list[Mark]
     ) -> Detection:
         """A supply with no recipient named takes one named elsewhere in the item.
 
@@ -234,6 +233,7 @@ class Detector:
         if makers <= set(detection.supplier):
             return detection
         taken = {*detection.supplier, *self.regions, None}
+        others = (m.value for m in marks if m.kind == "actor" and is_recipient_like(text, m))
         actor = next((a for a in others if a not in taken), None)
         if actor is None:
             return detection

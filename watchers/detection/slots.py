@@ -69,7 +69,10 @@ class Slot:
 
 def gap_words(text: str, start: int, end: int) -> list[str]:
     """The words (and commas) of text[start:end], folded, without filler words."""
-    words = [w.casefold().replace("’", "'") for w in _WORD.findall(text[start:end])]
+    gap = text[start:end]
+    if gap.isascii():  # the common case, folded at once
+        return [w for w in _WORD.findall(gap.lower()) if w not in SKIP_WORDS]
+    words = [w.casefold() for w in _WORD.findall(gap)]
     return [w for w in words if w not in SKIP_WORDS]
 
 
