@@ -146,7 +146,7 @@ class Detector:
         model = self.model
         marks = self.mark_text(text, hits)
         sentences = sentences_of(text, marks)
-        present = model.present(plain_features(text, marks, self.context, model.bigram_heads))
+        present = model.present(plain_features(text, marks, self.context, model.bigrams))
         logit = model.intercept + sum(w for _, w in present)
         if floor > 0.0:
             cue_sentences = [any(m.kind in CUE_KINDS for m in ms) for _, ms in sentences]

@@ -58,13 +58,15 @@ def split_tokens(text: str, marks: Sequence[Mark], title_end: int = 0) -> tuple[
     return tokens, in_title
 
 
-def word_features(tokens: list[str], prefix: str, heads: frozenset[str] | None = None) -> set[str]:
+def word_features(
+    tokens: list[str], prefix: str, bigrams: frozenset[tuple[str, str]] | None = None
+) -> set[str]:
     """Unigrams and bigrams of a token list, prefixed with the part of the item; given the
-    words a model's bigrams start with (heads), only bigrams that could have a weight."""
+    bigrams a model weighs, only those (the others would weigh nothing)."""
     grams = {f"{prefix}:{t}" for t in tokens}
     pairs = zip(tokens, tokens[1:], strict=False)
-    if heads is not None:
-        pairs = ((a, b) for a, b in pairs if a in heads)
+    if bigrams is not None:
+        pairs = (pair for pair in pairs if pair in bigrams)
     grams |= {f"{prefix}:{a} {b}" for a, b in pairs}
     return grams
 
@@ -125,22 +127,25 @@ def item_features(
     detection: Detection,
     readings: Sequence[Reading],
     vocabulary: FeatureContext,
-    heads: frozenset[str] | None = None,
+    bigrams: frozenset[tuple[str, str]] | None = None,
 ) -> set[str]:
-    """Every feature of one item (text: title, a new line, the summary); heads as in
+    """Every feature of one item (text: title, a new line, the summary); bigrams as in
     word_features (the daemon passes its model's, training none)."""
-    found = plain_features(text, marks, vocabulary, heads)
+    found = plain_features(text, marks, vocabulary, bigrams)
     return found | reading_features(detection, readings, vocabulary.collective)
 
 
 def plain_features(
-    text: str, marks: Sequence[Mark], vocabulary: FeatureContext, heads: frozenset[str] | None
+    text: str,
+    marks: Sequence[Mark],
+    vocabulary: FeatureContext,
+    bigrams: frozenset[tuple[str, str]] | None,
 ) -> set[str]:
     """The features known before the reading: the words, the marks and the actors named."""
     title_end = text.find("\n")
     title_end = len(text) if title_end < 0 else title_end
     tokens, in_title = split_tokens(text, marks, title_end)
-    found = word_features(tokens, "w", heads)
+    found = word_features(tokens, "w", bigrams)
     found |= {f"t:{t}" for t in tokens[:in_title]}
     found |= mark_features(marks, title_end, vocabulary.categories)
     found |= {f"e:{m.value}" for m in marks if m.kind == "actor" and m.value}

@@ -34,9 +34,10 @@ class Model:
     sides: dict[str, SideModel] = field(default_factory=dict)  # supplier, recipient
 
     @functools.cached_property
-    def bigram_heads(self) -> frozenset[str]:
-        """The first words of the word bigrams that have a weight ("w:send <weapon>": send)."""
-        return frozenset(f[2:].split(" ", 1)[0] for f in self.weights if f[:2] == "w:" and " " in f)
+    def bigrams(self) -> frozenset[tuple[str, str]]:
+        """The word pairs of the word bigrams that have a weight ("w:send <weapon>")."""
+        pairs = (f[2:].split(" ", 1) for f in self.weights if f[:2] == "w:" and " " in f)
+        return frozenset((a, b) for a, b in pairs)
 
     def present(self, features: Iterable[str]) -> list[tuple[str, float]]:
         """The features that have a weight, with it."""

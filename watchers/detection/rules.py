@@ -161,7 +161,9 @@ class RuleSet:
         finds is not read (the same rules fire; its score is that upper bound, without
         roles): exact reads it anyway, for a score to show.
         """
-        text = self.detector.reading_text(item_text(item))
+        text = item_text(item)
+        if not text.isascii():  # only Cyrillic is read as lemmas
+            text = self.detector.reading_text(text)
         folded = fold(text)
         if not self._could_fire(folded[0]):
             return Verdict(item.id, (), NOTHING)
