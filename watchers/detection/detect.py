@@ -324,13 +324,13 @@ class Detector:
     def mark_text(self, text: str, hits: Sequence[Hit]) -> list[Mark]:
         """Actor, weapon and cue marks from the hits, overlaps resolved within each family."""
         marks = []
-        for mention in self.gazetteer.mentions(hits):
-            if mention.kind == "weapon":
-                marks.append(Mark(mention.start, mention.end, "weapon", mention.entity))
+        for entity, hit in self.gazetteer.entity_hits(hits):
+            if entity.kind == "weapon":
+                marks.append(Mark(hit.start, hit.end, "weapon", entity.name))
             else:
-                actor = self.gazetteer.actor_of(mention.entity)
-                adjective = self.gazetteer.is_adjective(mention)
-                marks.append(Mark(mention.start, mention.end, "actor", actor, adjective))
+                actor = self.gazetteer.actor_of(entity.name)
+                adjective = self.gazetteer.is_adjective(hit.phrase)
+                marks.append(Mark(hit.start, hit.end, "actor", actor, adjective))
         cues = [h for h in hits if isinstance(h.key, tuple) and h.key[:1] == ("cue",)]
         for hit in longest_first(cues):
             marks.append(Mark(hit.start, hit.end, hit.key[1], hit.key[2]))

@@ -263,21 +263,28 @@ class Gazetteer:
                 yield alias, ("entity", name)
 
     def mentions(self, hits: Sequence[Hit]) -> list[Mention]:
-        """Entity mentions from the shared matcher's hits, longest first, in text order."""
+        """Entity mentions from the shared matcher's hits, longest first, in text order
+        (the text of each is the folded phrase; callers wanting the original slice it)."""
+        return [
+            Mention(entity.name, entity.kind, hit.start, hit.end, hit.phrase)
+            for entity, hit in self.entity_hits(hits)
+        ]
+
+    def entity_hits(self, hits: Sequence[Hit]) -> list[tuple[Entity, Hit]]:
+        """The hits that are entity mentions, with their entity: longest first, one per
+        span, in text order."""
         mine = [h for h in hits if isinstance(h.key, tuple) and h.key[0] == "entity"]
-        mentions: dict[tuple[int, int], Mention] = {}
+        found: dict[tuple[int, int], tuple[Entity, Hit]] = {}
         for hit in longest_first(mine):
             entity = self.entities.get(hit.key[1])
-            if entity is not None and (hit.start, hit.end) not in mentions:
-                text = hit.phrase  # folded; callers wanting the original slice the text
-                mentions[hit.start, hit.end] = Mention(
-                    entity.name, entity.kind, hit.start, hit.end, text
-                )
-        return list(mentions.values())
+            if entity is not None and (hit.start, hit.end) not in found:
+                found[hit.start, hit.end] = (entity, hit)
+        return list(found.values())
 
-    def is_adjective(self, mention: Mention) -> bool:
-        """Whether a mention names its country by a demonym ("Iranian", "російськ*")."""
-        return mention.text in self.adjectives
+    def is_adjective(self, phrase: str) -> bool:
+        """Whether a mention's folded phrase names its country by a demonym ("Iranian",
+        "російськ*")."""
+        return phrase in self.adjectives
 
     def flag(self, name: str) -> str:
         """The flag emoji of a country ("🇮🇷" for Iran), or "" for anything else."""

@@ -42,7 +42,7 @@ class Model:
     def present(self, features: Iterable[str]) -> list[tuple[str, float]]:
         """The features that have a weight, with it."""
         weights = self.weights
-        return [(f, weights[f]) for f in features if f in weights]
+        return [(f, w) for f in features if (w := weights.get(f)) is not None]
 
     def logit(self, features: Iterable[str]) -> float:
         """The log-odds of a transfer for a set of features."""

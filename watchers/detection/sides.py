@@ -42,7 +42,7 @@ class SideModel:
     def score(self, features: Sequence[str]) -> float:
         """The probability that a candidate with these features is on this side."""
         weights = self.weights
-        z = self.intercept + sum(weights[f] for f in features if f in weights)
+        z = self.intercept + sum(weights.get(f, 0.0) for f in features)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 

@@ -46,7 +46,10 @@ _CLAUSE = re.compile(r"[,;:]|\s[-–—]\s|\b(?:as|while|but|whereas|after|amid)
 _PRONOUN = re.compile(r"\s*[\"'“‘]?(?:they|both|the two|the pair|the leaders)\b", re.I)
 
 
-@dataclass(frozen=True)
+# Marks and slots are values, never changed once made, hashed by their fields as frozen
+# dataclasses are; not frozen only because frozen pays a setattr call per field per
+# object, and an item makes dozens (a tenth of the reading's cost).
+@dataclass(unsafe_hash=True)
 class Mark:
     """One tagged span of a sentence: an actor, a weapon, a programme or a cue."""
 
@@ -57,7 +60,7 @@ class Mark:
     adjective: bool = False  # an actor named by a demonym ("Iranian")
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)
 class Slot:
     """An actor's slot against a cue, with the weight of that evidence."""
 

@@ -146,11 +146,12 @@ class Automata:
         for automaton in (self.all, self.ascii):
             if len(automaton):
                 automaton.make_automaton()
+        if not len(self.ascii):  # no ASCII phrase: the other finds nothing in ASCII either
+            self.ascii = self.all
 
-    def iter(self, folded: str) -> Iterable[tuple[int, object]]:
-        """Every occurrence in a folded text: (end index, the phrase's value)."""
-        automaton = self.ascii if folded.isascii() else self.all
-        return automaton.iter(folded) if len(automaton) else iter(())
+    def for_text(self, folded: str) -> ahocorasick.Automaton:
+        """The automaton to scan a folded text with (callers skip an empty phrase list)."""
+        return self.ascii if folded.isascii() else self.all
 
 
 class PhraseMatcher:
@@ -177,7 +178,8 @@ class PhraseMatcher:
         folded, origin = folded or fold(text)
         size = len(folded)
         hits: list[Hit] = []
-        for end, (phrase, length, word_left, word_right, keys) in self._automata.iter(folded):
+        automaton = self._automata.for_text(folded)
+        for end, (phrase, length, word_left, word_right, keys) in automaton.iter(folded):
             start = end - length + 1
             if word_left and start > 0:
                 before = folded[start - 1]
@@ -228,7 +230,7 @@ class PhraseGroups:
         if self._empty:
             return groups
         size = len(folded)
-        for end, (length, open_end, names) in self._automata.iter(folded):
+        for end, (length, open_end, names) in self._automata.for_text(folded).iter(folded):
             start = end - length + 1
             if start > 0 and _is_word_char(folded[start - 1]):
                 continue
