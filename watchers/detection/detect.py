@@ -331,7 +331,7 @@ class Detector:
                 actor = self.gazetteer.actor_of(entity.name)
                 adjective = self.gazetteer.is_adjective(hit.phrase)
                 marks.append(Mark(hit.start, hit.end, "actor", actor, adjective))
-        cues = [h for h in hits if isinstance(h.key, tuple) and h.key[:1] == ("cue",)]
+        cues = [h for h in hits if isinstance(h.key, tuple) and h.key[0] == "cue"]
         for hit in longest_first(cues):
             marks.append(Mark(hit.start, hit.end, hit.key[1], hit.key[2]))
         marks.sort(key=lambda m: (m.start, -m.end))

@@ -190,12 +190,12 @@ def slot_before(text: str, actor: Mark, cue: Mark, actors: list[Mark]) -> str | 
     if any(not (slot_before_noun(text, o, cue) or is_located(text, o)) for o in between):
         return None
     before = gap_words(text, max(0, actor.start - 20), actor.start)
-    close = len(gap_words(text, actor.end, cue.start)) <= 1
-    if close and before and before[-1] == "with":
+    gap = len(gap_words(text, actor.end, cue.start))
+    if gap <= 1 and before and before[-1] == "with":
         return "with"
-    if before and before[-1] in NOT_SUBJECT and not (close and before[-1] in ("from", "of")):
+    if before and before[-1] in NOT_SUBJECT and not (gap <= 1 and before[-1] in ("from", "of")):
         return None  # "in Ukraine", "at NATO talks": not the one acting
-    return "subj" if len(gap_words(text, actor.end, cue.start)) <= 12 else None
+    return "subj" if gap <= 12 else None
 
 
 def is_located(text: str, actor: Mark) -> bool:
