@@ -41,6 +41,30 @@ def test_lemma_text(lemmatizer, text, lemma_text):
     assert lemmatizer.lemma_text(text) == lemma_text
 
 
+@pytest.mark.parametrize(
+    ("text", "supplier", "recipient"),
+    [
+        # Russian -ия names read first as genitive: after a giving noun and its object ...
+        ("Канада возобновит поставки оружия Турции", "Canada", "Turkey"),
+        # ... or right after a giving verb
+        ("США передадут Армении бронетехнику", "United States", "Armenia"),
+        # Ukrainian masculine names in -у/-ю, genitive and dative alike
+        ("Росія передала Ірану винищувачі", "Russia", "Iran"),
+        ("Білий дім схвалив продаж зброї Тайваню", "United States", "Taiwan"),
+    ],
+)
+def test_a_name_after_a_giving_word_is_the_one_given_to(gazetteer, text, supplier, recipient):
+    d = detect_text(text, gazetteer)
+    assert (d.supplier, d.recipient) == ((supplier,), (recipient,)), d.reasons
+
+
+def test_a_name_after_other_words_keeps_its_genitive():
+    """ "Министр обороны Турции": Turkey's minister, not a minister for Turkey."""
+    lemmas = Lemmatizer(giving=frozenset({"поставка"}))
+    assert "to" not in lemmas.lemma_text("Министр обороны Турции заявил").split()
+    assert "to Турция" in lemmas.lemma_text("поставка оружия Турции")
+
+
 def test_cyrillic_phrases_gain_their_lemma_forms(lemmatizer):
     pairs = with_lemmas([("балістичні ракети", "k"), ("ракет*", "s"), ("tanks", "t")], lemmatizer)
     assert ("балістичний ракета", "k") in pairs

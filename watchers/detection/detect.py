@@ -37,7 +37,7 @@ from watchers.detection.features import (
     reading_features,
 )
 from watchers.detection.model import Model, load_model, probability
-from watchers.detection.morph import Lemmatizer, with_lemmas
+from watchers.detection.morph import Lemmatizer, has_cyrillic, with_lemmas
 from watchers.detection.roles import (
     BASE_SCORE,
     FILL_KINDS,
@@ -97,7 +97,7 @@ class Detector:
         self.gazetteer = gazetteer
         self.cuebook = cuebook or load_cuebook()
         self._model = model
-        self.lemmatizer = Lemmatizer()
+        self.lemmatizer = Lemmatizer(giving=giving_lemmas(self.cuebook))
         kinds = {name: entity.kind for name, entity in gazetteer.entities.items()}
         self.entity_kinds = kinds
         self.regions = frozenset(n for n, k in kinds.items() if k == "region")
@@ -399,6 +399,13 @@ class Detector:
         """The Weapon of a canonical weapon name, with its category."""
         entity = self.gazetteer.get(name)
         return Weapon(name, entity.category if entity and entity.category else "other")
+
+
+def giving_lemmas(cuebook: CueBook) -> frozenset[str]:
+    """The Ukrainian and Russian words of giving (supply verbs and nouns, aid), as lemmas."""
+    kinds = ("out", "noun", "aid")
+    words = (p for p, key in cuebook.phrases() if key[1] in kinds and " " not in p)
+    return frozenset(w.casefold() for w in words if has_cyrillic(w) and not w.endswith("*"))
 
 
 def sentences_of(text: str, marks: list[Mark]) -> list[tuple[tuple[int, int], list[Mark]]]:

@@ -42,6 +42,11 @@ PREPOSITIONS = (
 )
 TENSE_WORDS = {"past": "был ", "futr": "будет "}
 _NOUNLIKE = frozenset({"NOUN", "NPRO"})
+_OBJECT_POS = frozenset({"NOUN", "ADJF", "PRTF"})  # words of a genitive object ("оружия")
+# A name that may be dative (Russian "Армении", Ukrainian "Ірану" read first as genitive)
+# right after a giving word, or after it and at most two words of its genitive object, is
+# the one given to: "передать Армении", "поставки оружия Турции", "продаж зброї Тайваню".
+GIVEN_REACH = 3
 T = TypeVar("T", bound=Hashable)
 
 
@@ -59,6 +64,7 @@ class WordForm(NamedTuple):
     dative: bool
     instrumental: bool
     genitive: bool  # any reading of the word is genitive
+    may_dative: bool  # any reading of the word is dative ("Армении", "Ірану")
 
 
 class Lemmatizer:
@@ -69,10 +75,13 @@ class Lemmatizer:
     analyzer: only a Cyrillic item, or a Cyrillic phrase of the user's, loads one.
     """
 
-    def __init__(self, table: dict[tuple[str, str], str] | None = None) -> None:
+    def __init__(
+        self, table: dict[tuple[str, str], str] | None = None, giving: frozenset[str] = frozenset()
+    ) -> None:
         self._analyzers: dict[str, Any] = {}
         self._cache: dict[tuple[str, str], WordForm] = {}
         self._table = read_lemma_table() if table is None else table
+        self._giving = giving  # lemmas of giving verbs and nouns: see lemma_text
 
     def loaded(self) -> list[str]:
         """The languages whose analyzer is loaded."""
@@ -105,6 +114,7 @@ class Lemmatizer:
                 dative,
                 best.tag.case == "ablt",
                 "gent" in cases,
+                "datv" in cases,
             )
             if len(self._cache) < 200_000:
                 self._cache[key] = found
@@ -117,13 +127,22 @@ class Lemmatizer:
         lang = "uk" if _UKRAINIAN.search(text) else "ru"
         parts: list[str] = []
         position, previous = 0, ""
+        given = GIVEN_REACH + 1  # words since a giving word, all of them its object
         for match in _WORD.finditer(text):
             word = match.group()
             form = self.parse(word, lang)
-            parts.append(text[position : match.start()])
-            parts.append(case_word(previous, form) + form.tense + keep_capital(word, form.lemma))
-            if parts[-2].strip() == "" and previous in FROM_PREPOSITIONS and form.genitive:
+            gap = text[position : match.start()]
+            given = given + 1 if gap.strip() == "" else GIVEN_REACH + 1
+            parts.append(gap)
+            to = given <= GIVEN_REACH and form.may_dative and word[:1].isupper()
+            lemma = keep_capital(word, form.lemma)
+            parts.append(case_word(previous, form, to) + form.tense + lemma)
+            if gap.strip() == "" and previous in FROM_PREPOSITIONS and form.genitive:
                 parts[-3] = "from"  # the preposition itself, read as "from"
+            if form.lemma in self._giving:
+                given = 0
+            elif not (form.genitive and form.pos in _OBJECT_POS):
+                given = GIVEN_REACH + 1
             position, previous = match.end(), word.lower()
         parts.append(text[position:])
         return "".join(parts)
@@ -139,11 +158,12 @@ class Lemmatizer:
         return " ".join(self.parse(w, lang).lemma if has_cyrillic(w) else w for w in words)
 
 
-def case_word(previous: str, form: WordForm) -> str:
-    """The preposition a noun's case stands for when none stands before it, or ""."""
+def case_word(previous: str, form: WordForm, given: bool = False) -> str:
+    """The preposition a noun's case stands for when none stands before it, or "" (given:
+    the noun follows a giving word, so a form that may be dative is)."""
     if form.pos not in _NOUNLIKE or previous in PREPOSITIONS:
         return ""
-    return "to " if form.dative else "by " if form.instrumental else ""
+    return "to " if form.dative or given else "by " if form.instrumental else ""
 
 
 def keep_capital(word: str, lemma: str) -> str:
