@@ -4,20 +4,21 @@ a time send to a chat."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 import psycopg
 
-from watchers.models import Alert, EventRow, Label, StoryRow
+from watchers.models import Alert, Label
 from watchers.store.base import FAILED, PENDING, SENDING, SENT, QueuedAlert, alert_row
 from watchers.store.pgsql import CLAIM_CHAT, guarded, insert_sql
-from watchers.store.tables import event_from_row, story_from_row
+from watchers.store.reads import SharedReads
 
 
-class OutboxQueries:
+class OutboxQueries(SharedReads):
     """Mixed into PgStore, which provides the connection (_db, _select, _execute)."""
+
+    PARAM = "%s"  # psycopg's placeholder, for the shared reads
 
     instance: str
     lease: float
@@ -39,11 +40,7 @@ class OutboxQueries:
         params = [PENDING, SENDING, now, chat_id, chat_id, limit]
         return [Alert(**row) for row in self._select(sql, params)]
 
-    @guarded
-    def undelivered_count(self) -> int:
-        """How many alerts wait in the outbox."""
-        sql = "select count(*) as n from outbox where status in (%s, %s)"
-        return self._select(sql, [PENDING, SENDING])[0]["n"]
+    undelivered_count = guarded(SharedReads.undelivered_count)
 
     @guarded
     def claim_chat(self, chat_id: str, now: float) -> bool:
@@ -102,43 +99,14 @@ class OutboxQueries:
         return [row["t"] for row in self._select(sql, [chat_id, since])]
 
     # events -------------------------------------------------------------------------
-    @guarded
-    def events_since(self, since: float) -> list[EventRow]:
-        """Events of items seen since a moment, oldest first."""
-        sql = "select * from events where seen_at >= %s order by seen_at, item_id"
-        return [event_from_row(row) for row in self._select(sql, [since])]
+    events_since = guarded(SharedReads.events_since)
 
-    @guarded
-    def event_stories(self, since: float) -> dict[str, str]:
-        """Item id -> story id, for events seen since a moment whose item joined a story."""
-        sql = (
-            "select distinct e.item_id, o.story_id from events e join outbox o "
-            "on o.item_id = e.item_id where e.seen_at >= %s and o.story_id is not null"
-        )
-        return {row["item_id"]: row["story_id"] for row in self._select(sql, [since])}
+    event_stories = guarded(SharedReads.event_stories)
 
     # digests ------------------------------------------------------------------------
-    @guarded
-    def due_digests(self, now: float, periods: dict[str, float]) -> list[tuple[str, ...]]:
-        """(rule, chat_id, cadence) of collected digests whose oldest item waited a period."""
-        sql = (
-            "select rule, chat_id, cadence, min(created) as oldest from digest "
-            "where sent_in is null group by rule, chat_id, cadence"
-        )
-        return [
-            (row["rule"], row["chat_id"], row["cadence"])
-            for row in self._select(sql)
-            if now - row["oldest"] >= periods.get(row["cadence"], 0.0)
-        ]
+    due_digests = guarded(SharedReads.due_digests)
 
-    @guarded
-    def digest_lines(self, rule: str, chat_id: str, cadence: str) -> list[tuple[int, str]]:
-        """(id, line) of the items collected for one digest, oldest first."""
-        sql = (
-            "select id, line from digest where sent_in is null and rule = %s and chat_id = %s "
-            "and cadence = %s order by id"
-        )
-        return [(row["id"], row["line"]) for row in self._select(sql, [rule, chat_id, cadence])]
+    digest_lines = guarded(SharedReads.digest_lines)
 
     @guarded
     def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> bool:
@@ -159,30 +127,13 @@ class OutboxQueries:
         return True
 
     # stories ------------------------------------------------------------------------
-    @guarded
-    def recent_stories(self, since: float) -> list[StoryRow]:
-        """Stories that started since a moment, oldest first."""
-        sql = "select * from stories where started >= %s order by started"
-        return [story_from_row(row) for row in self._select(sql, [since])]
+    recent_stories = guarded(SharedReads.recent_stories)
 
-    @guarded
-    def stories_changed(self, since: float) -> list[StoryRow]:
-        """Stories stored or changed since a moment (by any instance), oldest first."""
-        sql = "select * from stories where changed >= %s order by changed"
-        return [story_from_row(row) for row in self._select(sql, [since])]
+    stories_changed = guarded(SharedReads.stories_changed)
 
-    @guarded
-    def story_sources(self, story_id: str) -> list[tuple[str, str]]:
-        """The (source, link) pairs that joined a story after its first item."""
-        rows = self._select("select sources from stories where id = %s", [story_id])
-        return [tuple(pair) for pair in json.loads(rows[0]["sources"])] if rows else []
+    story_sources = guarded(SharedReads.story_sources)
 
-    @guarded
-    def sent_alert(self, item_id: str, chat_id: str) -> tuple[str, int | None, str] | None:
-        """(status, message_id, text) of an item's alert in a chat, if there is one."""
-        sql = "select status, message_id, text from outbox where item_id = %s and chat_id = %s"
-        rows = self._select(sql, [item_id, chat_id])
-        return (rows[0]["status"], rows[0]["message_id"], rows[0]["text"]) if rows else None
+    sent_alert = guarded(SharedReads.sent_alert)
 
     @guarded
     def settle_edits(self, target_item: str, chat_id: str, now: float) -> None:
@@ -194,30 +145,11 @@ class OutboxQueries:
         )
 
     # admin commands and mutes -------------------------------------------------------
-    @guarded
-    def recent_alerts(self, limit: int = 10) -> list[dict]:
-        """The latest alerts of feed items (not edits or admin notices), newest first."""
-        sql = (
-            "select o.status, o.chat_id, o.created_at, o.sent_at, o.error, i.title, i.link, "
-            "i.feed from outbox o join items i on i.id = o.item_id "
-            "where coalesce(o.kind, 'send') != 'edit' order by o.id desc limit %s"
-        )
-        return self._select(sql, [limit])
+    recent_alerts = guarded(SharedReads.recent_alerts)
 
-    @guarded
-    def alerts_sent_since(self, since: float) -> int:
-        """How many alerts of feed items Telegram accepted since a moment."""
-        sql = (
-            "select count(*) as n from outbox o join items i on i.id = o.item_id "
-            "where o.status = %s and o.sent_at >= %s and coalesce(o.kind, 'send') != 'edit'"
-        )
-        return self._select(sql, [SENT, since])[0]["n"]
+    alerts_sent_since = guarded(SharedReads.alerts_sent_since)
 
-    @guarded
-    def muted_rules(self, now: float) -> dict[str, float]:
-        """Rules muted at this moment, with the time each mute ends."""
-        sql = "select rule, until from mutes where until > %s"
-        return {row["rule"]: row["until"] for row in self._select(sql, [now])}
+    muted_rules = guarded(SharedReads.muted_rules)
 
     @guarded
     def mute_rule(self, rule: str, until: float, by: int, now: float) -> None:
@@ -243,12 +175,7 @@ class OutboxQueries:
         rows = self._select(sql, [message_id, list(chats)])
         return rows[0] if rows else None
 
-    @guarded
-    def item_by_link(self, link: str) -> dict | None:
-        """The latest stored item (id, title, summary, link) with this link, or None."""
-        sql = "select id, title, summary, link from items where link = %s order by seen_at desc"
-        rows = self._select(sql + " limit 1", [link]) if link else []
-        return rows[0] if rows else None
+    item_by_link = guarded(SharedReads.item_by_link)
 
     @guarded
     def add_label(self, label: Label) -> int:
@@ -264,10 +191,7 @@ class OutboxQueries:
             sql = insert_sql("labels", list(row)).replace(" on conflict do nothing", "")
             return self._select(sql + " returning id", list(row.values()))[0]["id"]
 
-    @guarded
-    def labels(self) -> list[Label]:
-        """Every stored label, oldest first."""
-        return [Label(**row) for row in self._select("select * from labels order by id")]
+    labels = guarded(SharedReads.labels)
 
     @guarded
     def item_texts(self) -> list[tuple[str, str, str]]:

@@ -38,7 +38,7 @@ from watchers.errors import StoreError, StoreUnavailable
 from watchers.models import DigestEntry, EventRow, Item, StoryRow
 from watchers.store.base import STATE_BATCH, FeedState, QueuedAlert, alert_row
 from watchers.store.identity import title_words
-from watchers.store.items import EDITS_COMPARED, known_sightings, unseen_items
+from watchers.store.items import EDITS_COMPARED
 from watchers.store.pgoutbox import OutboxQueries
 from watchers.store.pgsql import (
     ADOPT_FEEDS,
@@ -50,6 +50,7 @@ from watchers.store.pgsql import (
     state_from_row,
     state_params,
 )
+from watchers.store.reads import SharedReads
 from watchers.store.tables import event_to_row, item_row, story_to_row
 from watchers.store.versions import PG_LOCK, POSTGRES, STORY_LOCK
 
@@ -276,17 +277,9 @@ class PgStore(OutboxQueries):
 
     # items --------------------------------------------------------------------------
     # Which entries are stored items: identity.py's rules through items.py, on these reads.
-    @guarded
-    def known(self, sightings: Sequence[tuple[str, str, str]]) -> set[int]:
-        """Indexes of the (feed id, link, title) sightings that are stored items by the
-        exact rules; the pre-scan parses the others, and unseen() decides about them."""
-        return known_sightings(self, sightings)
+    known = guarded(SharedReads.known)
 
-    @guarded
-    def unseen(self, items: Sequence[Item]) -> list[Item]:
-        """The items that are no stored item nor an earlier one of the batch (see
-        identity.py), in order, each with an id no stored item has."""
-        return unseen_items(self, items)
+    unseen = guarded(SharedReads.unseen)
 
     def _found(self, column: str, values: list[int]) -> set[int]:
         sql = f"select {column} as k from items where {column} = any(%s)"

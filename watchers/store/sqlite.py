@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,16 +27,15 @@ from watchers.store.base import (
     alert_row,
 )
 from watchers.store.identity import title_words
-from watchers.store.items import EDITS_COMPARED, known_sightings, unseen_items
+from watchers.store.items import EDITS_COMPARED
+from watchers.store.reads import SharedReads
 from watchers.store.tables import (
     SCHEMA,
     SCHEMA_VERSION,
     add_missing_columns,
-    event_from_row,
     event_to_row,
     insert_rows,
     item_row,
-    story_from_row,
     story_to_row,
     upgrade,
 )
@@ -80,7 +78,7 @@ def _writing(method: Callable) -> Callable:
     return _guard(method, writes=True)
 
 
-class Store:
+class Store(SharedReads):
     """SQLite state of armswatch, for one instance; open with open_store()."""
 
     shared = False  # one daemon per file: leases are always granted
@@ -234,17 +232,9 @@ class Store:
     # Which sightings are stored items is decided by store/identity.py; here are its
     # lookups. Rules 1 and 2 are exact keys; rule 3 reads the titles stored under a guid
     # and link. A new item whose feed id another item has is stored under an extended id.
-    @_guarded
-    def known(self, sightings: Sequence[tuple[str, str, str]]) -> set[int]:
-        """Indexes of the (feed id, link, title) sightings that are stored items by the
-        exact rules; the pre-scan parses the others, and unseen() decides about them."""
-        return known_sightings(self, sightings)
+    known = _guarded(SharedReads.known)
 
-    @_guarded
-    def unseen(self, items: Sequence[Item]) -> list[Item]:
-        """The items that are no stored item nor an earlier one of the batch (see
-        identity.py), in order, each with an id no stored item has."""
-        return unseen_items(self, items)
+    unseen = _guarded(SharedReads.unseen)
 
     def _found(self, column: str, values: list[int]) -> set[int]:
         found: set[int] = set()
@@ -342,11 +332,7 @@ class Store:
     def release_chat(self, chat_id: str) -> None:
         """Done sending to the chat for now (nothing to release here)."""
 
-    @_guarded
-    def undelivered_count(self) -> int:
-        """How many alerts wait in the outbox."""
-        sql = "select count(*) as n from outbox where status in (?, ?)"
-        return self._select(sql, [PENDING, SENDING])[0]["n"]
+    undelivered_count = _guarded(SharedReads.undelivered_count)
 
     @_writing
     def mark_sending(self, alert_id: int, now: float) -> None:
@@ -386,43 +372,14 @@ class Store:
             self.db["outbox"].update(alert_id, values)
 
     # events -----------------------------------------------------------------
-    @_guarded
-    def events_since(self, since: float) -> list[EventRow]:
-        """Events of items seen since a moment, oldest first."""
-        sql = "select * from events where seen_at >= ? order by seen_at, item_id"
-        return [event_from_row(row) for row in self._select(sql, [since])]
+    events_since = _guarded(SharedReads.events_since)
 
-    @_guarded
-    def event_stories(self, since: float) -> dict[str, str]:
-        """Item id -> story id, for events seen since a moment whose item joined a story."""
-        sql = (
-            "select distinct e.item_id, o.story_id from events e join outbox o "
-            "on o.item_id = e.item_id where e.seen_at >= ? and o.story_id is not null"
-        )
-        return {row["item_id"]: row["story_id"] for row in self._select(sql, [since])}
+    event_stories = _guarded(SharedReads.event_stories)
 
     # digests ----------------------------------------------------------------
-    @_guarded
-    def due_digests(self, now: float, periods: dict[str, float]) -> list[tuple[str, ...]]:
-        """(rule, chat_id, cadence) of collected digests whose oldest item waited a period."""
-        sql = (
-            "select rule, chat_id, cadence, min(created) as oldest from digest "
-            "where sent_in is null group by rule, chat_id, cadence"
-        )
-        return [
-            (row["rule"], row["chat_id"], row["cadence"])
-            for row in self._select(sql)
-            if now - row["oldest"] >= periods.get(row["cadence"], 0.0)
-        ]
+    due_digests = _guarded(SharedReads.due_digests)
 
-    @_guarded
-    def digest_lines(self, rule: str, chat_id: str, cadence: str) -> list[tuple[int, str]]:
-        """(id, line) of the items collected for one digest, oldest first."""
-        sql = (
-            "select id, line from digest where sent_in is null and rule = ? and chat_id = ? "
-            "and cadence = ? order by id"
-        )
-        return [(row["id"], row["line"]) for row in self._select(sql, [rule, chat_id, cadence])]
+    digest_lines = _guarded(SharedReads.digest_lines)
 
     @_writing
     def queue_digest(self, alert: QueuedAlert, entry_ids: list[int], now: float) -> bool:
@@ -443,30 +400,13 @@ class Store:
         return True
 
     # stories ----------------------------------------------------------------
-    @_guarded
-    def recent_stories(self, since: float) -> list[StoryRow]:
-        """Stories that started since a moment, oldest first."""
-        sql = "select * from stories where started >= ? order by started"
-        return [story_from_row(row) for row in self._select(sql, [since])]
+    recent_stories = _guarded(SharedReads.recent_stories)
 
-    @_guarded
-    def stories_changed(self, since: float) -> list[StoryRow]:
-        """Stories stored or changed since a moment (by any instance), oldest first."""
-        sql = "select * from stories where changed >= ? order by changed"
-        return [story_from_row(row) for row in self._select(sql, [since])]
+    stories_changed = _guarded(SharedReads.stories_changed)
 
-    @_guarded
-    def story_sources(self, story_id: str) -> list[tuple[str, str]]:
-        """The (source, link) pairs that joined a story after its first item."""
-        rows = self._select("select sources from stories where id = ?", [story_id])
-        return [tuple(pair) for pair in json.loads(rows[0]["sources"])] if rows else []
+    story_sources = _guarded(SharedReads.story_sources)
 
-    @_guarded
-    def sent_alert(self, item_id: str, chat_id: str) -> tuple[str, int | None, str] | None:
-        """(status, message_id, text) of an item's alert in a chat, if there is one."""
-        sql = "select status, message_id, text from outbox where item_id = ? and chat_id = ?"
-        rows = self._select(sql, [item_id, chat_id])
-        return (rows[0]["status"], rows[0]["message_id"], rows[0]["text"]) if rows else None
+    sent_alert = _guarded(SharedReads.sent_alert)
 
     @_writing
     def settle_edits(self, target_item: str, chat_id: str, now: float) -> None:
@@ -479,30 +419,11 @@ class Store:
             )
 
     # admin commands and mutes ---------------------------------------------------
-    @_guarded
-    def recent_alerts(self, limit: int = 10) -> list[dict]:
-        """The latest alerts of feed items (not edits or admin notices), newest first."""
-        sql = (
-            "select o.status, o.chat_id, o.created_at, o.sent_at, o.error, i.title, i.link, "
-            "i.feed from outbox o join items i on i.id = o.item_id "
-            "where coalesce(o.kind, 'send') != 'edit' order by o.id desc limit ?"
-        )
-        return self._select(sql, [limit])
+    recent_alerts = _guarded(SharedReads.recent_alerts)
 
-    @_guarded
-    def alerts_sent_since(self, since: float) -> int:
-        """How many alerts of feed items Telegram accepted since a moment."""
-        sql = (
-            "select count(*) as n from outbox o join items i on i.id = o.item_id "
-            "where o.status = ? and o.sent_at >= ? and coalesce(o.kind, 'send') != 'edit'"
-        )
-        return self._select(sql, [SENT, since])[0]["n"]
+    alerts_sent_since = _guarded(SharedReads.alerts_sent_since)
 
-    @_guarded
-    def muted_rules(self, now: float) -> dict[str, float]:
-        """Rules muted at this moment, with the time each mute ends."""
-        sql = "select rule, until from mutes where until > ?"
-        return {row["rule"]: row["until"] for row in self._select(sql, [now])}
+    muted_rules = _guarded(SharedReads.muted_rules)
 
     @_writing
     def mute_rule(self, rule: str, until: float, by: int, now: float) -> None:
@@ -533,12 +454,7 @@ class Store:
         rows = self._select(sql, [message_id, *chats])
         return rows[0] if rows else None
 
-    @_guarded
-    def item_by_link(self, link: str) -> dict | None:
-        """The latest stored item (id, title, summary, link) with this link, or None."""
-        sql = "select id, title, summary, link from items where link = ? order by seen_at desc"
-        rows = self._select(sql + " limit 1", [link]) if link else []
-        return rows[0] if rows else None
+    item_by_link = _guarded(SharedReads.item_by_link)
 
     @_writing
     def add_label(self, label: Label) -> int:
@@ -558,10 +474,7 @@ class Store:
             )
         return cursor.lastrowid
 
-    @_guarded
-    def labels(self) -> list[Label]:
-        """Every stored label, oldest first."""
-        return [Label(**row) for row in self._select("select * from labels order by id")]
+    labels = _guarded(SharedReads.labels)
 
     @_guarded
     def item_texts(self) -> list[tuple[str, str, str]]:
