@@ -77,7 +77,7 @@ class Dispatcher:
         others_read = False  # on a shared store: once per call, under the story lock
         muted = self.store.muted_rules(now)  # /mute: these rules' matches are not alerted
         for item in items:
-            verdict = self.rules.match(item)
+            verdict, seen = self.rules.examine(item)
             kept = tuple(m for m in verdict.matches if m.rule not in muted)
             verdict = replace(verdict, matches=tuple(m for m in kept if not m.digest))
             chats = self._by_chat(verdict)
@@ -93,7 +93,7 @@ class Dispatcher:
                 if not others_read:
                     self._take_others_stories(now)
                     others_read = True
-                seen = self.rules.read(item)  # its entities, for the story's words
+                seen = seen or self.rules.read(item)  # its entities: the story's words
                 filing = self.stories.file(item, seen.text, seen.mentions, verdict.detection, now)
                 out.stories.append(story_row(filing.story))
             for chat, matches in chats.items():

@@ -161,13 +161,19 @@ class RuleSet:
         finds is not read (the same rules fire; its score is that upper bound, without
         roles): exact reads it anyway, for a score to show.
         """
+        return self.examine(item, exact)[0]
+
+    def examine(self, item: Item, exact: bool = False) -> tuple[Verdict, ItemText | None]:
+        """match(), with the reading it made (None when the quick scan ruled the item out):
+        for an item that alerts it is the whole reading, its entities the story's words."""
         text = item_text(item)
         if not text.isascii():  # only Cyrillic is read as lemmas
             text = self.detector.reading_text(text)
         folded = fold(text)
         if not self._could_fire(folded[0]):
-            return Verdict(item.id, (), NOTHING)
-        return self.verdict(item, self.read(item, folded, text, exact))
+            return Verdict(item.id, (), NOTHING), None
+        seen = self.read(item, folded, text, exact)
+        return self.verdict(item, seen), seen
 
     def verdict(self, item: Item, seen: ItemText) -> Verdict:
         """Every rule that fires on an item already read."""
