@@ -87,7 +87,9 @@ class Match:
     digest: str | None = None  # "hourly" | "daily": collected, not sent one by one
 
 
-@dataclass(frozen=True)
+# A value like the others here, never changed once made and hashed by its fields, but
+# not frozen: every item polled gets one, and frozen pays a setattr call per field.
+@dataclass(unsafe_hash=True)
 class Verdict:
     """The result of matching one item against all rules."""
 
