@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -134,3 +135,13 @@ def run_bot(
         env=env,
         timeout=60,
     )
+
+
+def wait_for(condition, timeout: float = 20.0) -> bool:
+    """Poll a condition until it holds (True) or the timeout passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

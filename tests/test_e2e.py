@@ -18,6 +18,7 @@ from tests.helpers import (
     run_bot,
     seed_item,
     start_run,
+    wait_for,
     write_config,
 )
 from watchers.store.sqlite import open_store
@@ -220,15 +221,6 @@ def test_old_items_on_first_poll_are_recorded_not_alerted(
     assert once(config) == 0
     assert bot_api.messages == []
     assert feed_states(config)["F"].items_total == 1
-
-
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_run_delivers_reloads_config_and_stops_on_sigterm(

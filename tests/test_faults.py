@@ -26,21 +26,13 @@ from tests.helpers import (
     run_bot,
     seed_item,
     start_run,
+    wait_for,
     write_config,
 )
 from tests.servers import Fault
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 20
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def fast_config(path: Path, feeds, api_url: str, extra: str = "", fetch: str = "") -> Path:

@@ -21,6 +21,7 @@ from tests.helpers import (
     keyword_title,
     rss,
     start_run,
+    wait_for,
     write_config,
 )
 from tests.stories.test_stories import POLAND
@@ -35,15 +36,6 @@ def pg_config(path: Path, url: str, feeds, api_url: str, extra: str = "") -> Pat
     text = config.read_text().replace('path = "state.db"', f'url = "{url}"\nlease = "{LEASE:g}s"')
     config.write_text(text.replace("[telegram]\n", "[telegram]\nper_minute = 6000\n"))
     return config
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def stop(*daemons: subprocess.Popen) -> list[str]:

@@ -11,15 +11,6 @@ from watchers.store.base import FeedState, QueuedAlert
 from watchers.store.postgres import open_pg_store
 
 
-@pytest.fixture
-def two(pg_url):
-    """Two instances' stores on one database, with 10-second leases."""
-    stores = [open_pg_store(pg_url, lease=10.0, instance=name) for name in ("a", "b")]
-    yield stores
-    for store in stores:
-        store.close()
-
-
 def test_schema_version_is_recorded_in_the_database(store, pg_url):
     assert store.schema_version() == 3  # SQLite: the file's user_version
     rows = open_pg_store(pg_url).query("select version from schema_version order by version")

@@ -4,10 +4,7 @@ stops or is a lease late."""
 
 import asyncio
 
-import pytest
-
 from watchers.admin import UpdatesLease, follow_turn
-from watchers.store.postgres import open_pg_store
 from watchers.store.sqlite import open_store
 
 
@@ -23,14 +20,6 @@ class Updater:
 
     async def stop(self):
         self.running = False
-
-
-@pytest.fixture
-def two(pg_url):
-    stores = [open_pg_store(pg_url, lease=10.0, instance=name) for name in ("a", "b")]
-    yield stores
-    for store in stores:
-        store.close()
 
 
 def turn(lease: UpdatesLease, updater: Updater, now: float) -> bool:
