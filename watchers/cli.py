@@ -287,7 +287,8 @@ def cmd_train(config, args) -> int:
     about = model.about
     print(
         f"trained on {about['items']} items ({about['read']} read by the model, "
-        f"{about['transfers']} transfers), C={about['C']}, cross-validated F1 "
+        f"{about['transfers']} transfers), C={about['C']}, unsure labels weigh "
+        f"{about['unsure_weight']}, cross-validated F1 "
         f"{about['cv_f1']}: {out}",
         file=sys.stderr,
     )

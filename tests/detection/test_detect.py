@@ -291,3 +291,20 @@ def test_shared_matcher_ignores_foreign_keys(gazetteer):
     d = detector.detect(text, PhraseMatcher(phrases).find(text))
     assert (d.supplier, d.recipient) == (("Iran",), ("Russia",))
     assert all(isinstance(key, tuple) and key[0] == "cue" for _, key in detector.phrases())
+
+
+@pytest.mark.parametrize(
+    "text, is_purchase",
+    [
+        ("Iraq's Sadr Orders Fighters to Lay Down Weapons", False),
+        ("Putin ordered troops to withdraw from Kherson", False),
+        ("Egypt orders Rafale jets to replace its ageing Mirages", True),
+        ("Poland orders 250 Abrams tanks, to be delivered by 2026", True),
+        ("Taiwan ordered 66 F-16 jets from the US", True),
+    ],
+)
+def test_an_order_to_people_to_act_is_a_command_not_a_purchase(text, is_purchase, gazetteer):
+    detector = Detector(gazetteer)
+    text = detector.reading_text(text)
+    marks = detector.mark_text(text, detector.matcher().find(text))
+    assert any(m.kind == "in" for m in marks) == is_purchase

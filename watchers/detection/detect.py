@@ -61,6 +61,7 @@ from watchers.detection.slots import (
     leading_actors,
     pronoun_subject,
     slot_before_weapon,
+    without_commands,
 )
 from watchers.detection.textmatch import Hit, PhraseMatcher, longest_first
 from watchers.errors import ConfigError
@@ -335,6 +336,7 @@ class Detector:
         for hit in longest_first(cues):
             marks.append(Mark(hit.start, hit.end, hit.key[1], hit.key[2]))
         marks.sort(key=lambda m: (m.start, -m.end))
+        marks = without_commands(text, marks)
         marks += implied_cues(text, marks)
         return sorted(marks, key=lambda m: (m.start, -m.end))
 

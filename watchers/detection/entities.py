@@ -13,8 +13,9 @@ Entity kinds (``ENTITY_KINDS``):
 
 Weapon categories (``WEAPON_CATEGORIES``) follow SIPRI's arms-transfer categories, plus
 ``drones`` (SIPRI counts them as aircraft; news treats them apart), ``ammunition`` and
-``small_arms`` (SIPRI leaves both out) and ``other`` for generic terms ("weapons",
-"military aid", "nuclear weapons").
+``small_arms`` (SIPRI leaves both out), ``nuclear`` (nuclear weapons: in the news mostly
+threats, tests and arms control, seldom a transfer, so the learned verdict weighs them
+apart) and ``other`` for generic terms ("weapons", "military aid").
 
 In supplier/recipient roles (``actor_of``) a company stands for its country; armed groups,
 organizations and regions keep their own name. ``country_of`` gives the country an entity
@@ -51,6 +52,7 @@ WEAPON_CATEGORIES: tuple[str, ...] = (
     "satellites",
     "ammunition",
     "small_arms",
+    "nuclear",
     "other",
 )
 ENTITY_KINDS: tuple[str, ...] = (

@@ -42,6 +42,8 @@ IMPLIED_PREPS = frozenset({"to", "for", "для"})
 _WORD = re.compile(r"[^\W_]+(?:'s)?|,", re.UNICODE)
 _POSSESSIVE = re.compile(r"^\s*['’]s?\b")
 _INSTRUMENTAL = re.compile(r"[а-яіїєґ](?:ом|ем|ой|ей|ою|єю)$", re.I)  # "передача Ираном"
+_ORDER = re.compile(r"order(?:s|ed|ing)?", re.I)
+_COMMAND = re.compile(r"\s+(?:[^\W\d_][\w'’-]*\s+){0,3}?to\s+(?!be\b)(?=[^\W\d_])", re.I)
 _CLAUSE = re.compile(r"[,;:]|\s[-–—]\s|\b(?:as|while|but|whereas|after|amid)\b", re.I)
 _PRONOUN = re.compile(r"\s*[\"'“‘]?(?:they|both|the two|the pair|the leaders)\b", re.I)
 
@@ -217,6 +219,27 @@ def is_recipient_like(text: str, actor: Mark) -> bool:
 def overlaps(one: Mark, other: Mark) -> bool:
     """Whether two marks share characters ("lethal aid" and "aid")."""
     return one.start < other.end and other.start < one.end
+
+
+def without_commands(text: str, marks: list[Mark]) -> list[Mark]:
+    """Marks without the "order" cues that give a command ("Sadr orders fighters to lay down
+    weapons", "Putin ordered troops to withdraw"): "order" followed within a few words, none
+    a weapon, by "to" and a verb (not "to be", not "to" and an actor) is no purchase
+    ("Egypt orders Rafale jets to replace its Mirages" is one)."""
+    starts = {m.start for m in marks if m.kind == "actor"}
+    weapons = [m.start for m in marks if m.kind == "weapon"]
+    kept = []
+    for mark in marks:
+        if mark.kind == "in" and _ORDER.fullmatch(text, mark.start, mark.end):
+            command = _COMMAND.match(text, mark.end)
+            if (
+                command
+                and command.end() not in starts
+                and not any(mark.end <= w < command.end() for w in weapons)
+            ):
+                continue
+        kept.append(mark)
+    return kept
 
 
 def implied_cues(text: str, marks: list[Mark]) -> list[Mark]:

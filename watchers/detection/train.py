@@ -31,6 +31,9 @@ from watchers.errors import ConfigError
 
 LABELLED_FILE = Path(__file__).resolve().parents[2] / "data" / "labelled" / "news.jsonl.gz"
 C_GRID = (0.03, 0.1, 0.3, 1.0)
+# What an item weighs in fitting when its labeller marked it `unsure` (LABEL_GUIDE.md: a
+# judgement call); chosen with C by cross-validation, which still scores every item in full.
+UNSURE_WEIGHTS = (1.0, 0.3)
 SIDE_C = 0.5
 COLLECTIVE = frozenset({"NATO", "European Union", "G7", "Ramstein group", "Western allies"})
 COLLECTIVE |= {"Europe"}
@@ -53,6 +56,11 @@ class Example:
     supplier: tuple[str, ...] = ()  # the roles the reading found
     recipient: tuple[str, ...] = ()
     candidates: dict[str, list[str]] = field(default_factory=dict)  # actor -> side features
+
+    @property
+    def unsure(self) -> bool:
+        """The labeller marked the label a judgement call."""
+        return "unsure" in str(self.record.get("note") or "")
 
 
 def read_labelled(path: Path) -> list[dict]:
@@ -225,8 +233,9 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def fit(examples: Sequence[Example], c: float, shift: float = 0.0) -> Model:
-    """A logistic regression on the examples the quick check lets through."""
+def fit(examples: Sequence[Example], c: float, shift: float = 0.0, unsure: float = 1.0) -> Model:
+    """A logistic regression on the examples the quick check lets through; those marked
+    unsure weigh `unsure`."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -236,12 +245,14 @@ def fit(examples: Sequence[Example], c: float, shift: float = 0.0) -> Model:
     vectorizer = DictVectorizer(sort=True)
     x = int32_indices(vectorizer.fit_transform(kept))
     y = [e.label for e in seen]
+    weights = [unsure if e.unsure else 1.0 for e in seen]
     classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0)
-    classifier.fit(x, y)
+    classifier.fit(x, y, sample_weight=weights)
     names = vectorizer.get_feature_names_out()
     weights = {str(n): float(w) for n, w in zip(names, classifier.coef_[0], strict=True)}
     intercept = float(classifier.intercept_[0]) - shift
-    about = {"C": c, "items": len(examples), "read": len(seen), "transfers": sum(y)}
+    about = {"C": c, "unsure_weight": unsure, "items": len(examples), "read": len(seen)}
+    about["transfers"] = sum(y)
     return Model(weights, intercept, about)
 
 
@@ -254,12 +265,14 @@ def grouped_folds(groups: Sequence[int], folds: int = FOLDS) -> list[list[int]]:
     return [list(test) for _, test in splitter.split(index, groups=groups)]
 
 
-def out_of_fold_logits(examples: Sequence[Example], c: float) -> list[float | None]:
+def out_of_fold_logits(
+    examples: Sequence[Example], c: float, unsure: float = 1.0
+) -> list[float | None]:
     """Each example's logit from a model fitted on the other folds (None: not read)."""
     logits: list[float | None] = [None] * len(examples)
     for test in grouped_folds(story_groups(examples)):
         held = set(test)
-        model = fit([e for i, e in enumerate(examples) if i not in held], c)
+        model = fit([e for i, e in enumerate(examples) if i not in held], c, unsure=unsure)
         for i in test:
             features = examples[i].features
             logits[i] = None if features is None else model.logit(features)
@@ -282,15 +295,17 @@ def best_f1_cut(labels: Sequence[int], logits: Sequence[float | None]) -> tuple[
 
 
 def train(examples: Sequence[Example], actors: LabelActors | None = None) -> Model:
-    """Choose C and the operating point by grouped cross-validation, then fit on everything;
-    the side models are fitted on the labelled transfers."""
+    """Choose C, the weight of unsure labels and the operating point by grouped
+    cross-validation, then fit on everything; the side models are fitted on the labelled
+    transfers."""
     labels = [e.label for e in examples]
     trials = []
     for c in C_GRID:
-        cut, f1 = best_f1_cut(labels, out_of_fold_logits(examples, c))
-        trials.append((f1, -c, cut))
-    f1, negative_c, cut = max(trials)
-    model = fit(examples, -negative_c, shift=cut)
+        for unsure in UNSURE_WEIGHTS:
+            cut, f1 = best_f1_cut(labels, out_of_fold_logits(examples, c, unsure))
+            trials.append((f1, -c, unsure, cut))
+    f1, negative_c, unsure, cut = max(trials)
+    model = fit(examples, -negative_c, shift=cut, unsure=unsure)
     model.sides.update(fit_sides(examples, actors or LabelActors()))
     model.about["cv_f1"] = round(f1, 4)
     model.about["operating_logit"] = round(cut, 4)
