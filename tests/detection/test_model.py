@@ -11,7 +11,7 @@ import pytest
 from watchers.detection.features import word_tokens
 from watchers.detection.model import MODEL_FILE, Model, load_model
 from watchers.detection.slots import Mark
-from watchers.detection.train import build_model, read_labelled
+from watchers.detection.train import best_f1_cut, build_model, read_labelled
 from watchers.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +26,18 @@ def test_training_is_deterministic_and_the_model_loads(tmp_path):
     loaded = load_model(first)
     assert loaded.about["items"] == 200 and loaded.about["transfers"] > 0
     assert loaded.weights == pytest.approx(model.weights, abs=1e-6)
+
+
+def test_the_operating_point_is_the_best_f1_that_keeps_precision_at_the_target():
+    # Ranked by logit: 1 1 0 1 0 1 1 0 (and an unread positive). The best F1 overall is at
+    # the last positive (P 5/7, F1 10/13); at a precision of 0.75 or more, 3 of 4 (F1 0.6)
+    # beats 2 of 2 (F1 0.5).
+    labels = [1, 1, 0, 1, 0, 1, 1, 0, 1]
+    logits = [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, None]
+    assert best_f1_cut(labels, logits, min_precision=0.0) == (2.0, pytest.approx(10 / 13))
+    assert best_f1_cut(labels, logits, min_precision=0.75) == (5.0, pytest.approx(0.6))
+    # No cut reaches it: the best F1 of all.
+    assert best_f1_cut(labels, logits, min_precision=1.01) == (2.0, pytest.approx(10 / 13))
 
 
 def test_the_shipped_model_was_built_from_the_repository_data():
