@@ -31,8 +31,12 @@ def lemmatizer() -> Lemmatizer:
         ("Росія закупить в Ірану ракети", "Росія закупити from Іран ракета"),
         # a bare dative is "to", the past tense is marked
         ("Иран поставил Украине ракеты", "Иран был поставить to Украина ракета"),
-        # "в" + accusative stays a preposition of place or direction
-        ("США передадуть танки в Україну", "Сша будет передати танок в Україна"),
+        # "в" + accusative stays a preposition of place or direction; an abbreviation in
+        # capitals is kept as written
+        ("США передадуть танки в Україну", "США будет передати танок в Україна"),
+        # "в"/"у" + a body that speaks: its subject, not "from" it
+        ("В ЕС заявили", " ЕС был заявить"),
+        ("У ЄС заявили", " ЄС был заявити"),
         # Latin text is untouched
         ("Iran sends drones to Russia", "Iran sends drones to Russia"),
     ],
@@ -56,6 +60,18 @@ def test_lemma_text(lemmatizer, text, lemma_text):
 def test_a_name_after_a_giving_word_is_the_one_given_to(gazetteer, text, supplier, recipient):
     d = detect_text(text, gazetteer)
     assert (d.supplier, d.recipient) == ((supplier,), (recipient,)), d.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "В ЕС заявили, что вряд ли выполнят обещание по боеприпасам для Украины",
+        "У ЄС заявили, що навряд чи виконають обіцянку щодо боєприпасів для України",
+    ],
+)
+def test_a_body_that_speaks_is_the_subject(gazetteer, text):
+    d = detect_text(text, gazetteer)
+    assert (d.supplier, d.recipient) == (("European Union",), ("Ukraine",)), d.reasons
 
 
 def test_a_name_after_other_words_keeps_its_genitive():

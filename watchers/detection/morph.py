@@ -16,7 +16,8 @@ holds otherwise (the words themselves are lemmatised to "быть"/"бути"): 
 ("поставил" -> "был поставить": delivered), "будет" for the future ("закупит" -> "будет
 закупить": planned); cues.tsv lists both markers as status words.
 
-Latin text is left as it is. The first letter's case is kept (sentences are split on it).
+Latin text is left as it is. The first letter's case is kept (sentences are split on it);
+a word in capitals ("ЕС", "США") is an abbreviation and is kept as written.
 Which language: a text with і, ї, є or ґ is Ukrainian, other Cyrillic is Russian.
 """
 
@@ -47,6 +48,21 @@ _OBJECT_POS = frozenset({"NOUN", "ADJF", "PRTF"})  # words of a genitive object 
 # right after a giving word, or after it and at most two words of its genitive object, is
 # the one given to: "передать Армении", "поставки оружия Турции", "продаж зброї Тайваню".
 GIVEN_REACH = 3
+# "В Кремле заявили", "У ЄС заявили": in/at a place or body, a verb of saying after it, is
+# that body speaking (its subject), not "from" it.
+LOCATIVE_PREPOSITIONS = frozenset({"у", "в"})
+SPEAKING = frozenset(
+    {
+        "заявить", "заявлять", "сообщить", "сообщать", "считать", "отметить", "отмечать",
+        "подтвердить", "подтверждать", "пообещать", "обещать", "объявить", "объявлять",
+        "рассказать", "назвать", "признать", "пояснить", "ответить", "указать", "призвать",
+        "предупредить", "допустить", "уточнить", "заверить",
+        "заявити", "заявляти", "повідомити", "повідомляти", "вважати", "відзначити",
+        "зазначити", "підтвердити", "пообіцяти", "обіцяти", "оголосити", "розповісти",
+        "назвати", "визнати", "пояснити", "відповісти", "вказати", "закликати",
+        "попередити", "допустити", "уточнити", "запевнити",
+    }
+)  # fmt: skip
 T = TypeVar("T", bound=Hashable)
 
 
@@ -128,17 +144,19 @@ class Lemmatizer:
         parts: list[str] = []
         position, previous = 0, ""
         given = GIVEN_REACH + 1  # words since a giving word, all of them its object
-        for match in _WORD.finditer(text):
+        matches = list(_WORD.finditer(text))
+        for index, match in enumerate(matches):
             word = match.group()
             form = self.parse(word, lang)
             gap = text[position : match.start()]
             given = given + 1 if gap.strip() == "" else GIVEN_REACH + 1
             parts.append(gap)
             to = given <= GIVEN_REACH and form.may_dative and word[:1].isupper()
-            lemma = keep_capital(word, form.lemma)
+            lemma = word if is_abbreviation(word) else keep_capital(word, form.lemma)
             parts.append(case_word(previous, form, to) + form.tense + lemma)
             if gap.strip() == "" and previous in FROM_PREPOSITIONS and form.genitive:
-                parts[-3] = "from"  # the preposition itself, read as "from"
+                speaks = previous in LOCATIVE_PREPOSITIONS and self._says(matches, index, lang)
+                parts[-3] = "" if speaks else "from"  # the preposition itself
             if form.lemma in self._giving:
                 given = 0
             elif not (form.genitive and form.pos in _OBJECT_POS):
@@ -146,6 +164,11 @@ class Lemmatizer:
             position, previous = match.end(), word.lower()
         parts.append(text[position:])
         return "".join(parts)
+
+    def _says(self, matches: list[re.Match[str]], index: int, lang: str) -> bool:
+        """Whether the word after matches[index] is a verb of saying ("заявили")."""
+        following = matches[index + 1].group() if index + 1 < len(matches) else ""
+        return bool(following) and self.parse(following, lang).lemma in SPEAKING
 
     def lemma_phrase(self, phrase: str, lang: str) -> str:
         """A phrase's words as lemmas (for cues and aliases); stems ("ракет*") stay."""
@@ -155,7 +178,10 @@ class Lemmatizer:
         if known is not None:
             return known
         words = phrase.split()
-        return " ".join(self.parse(w, lang).lemma if has_cyrillic(w) else w for w in words)
+        return " ".join(
+            self.parse(w, lang).lemma if has_cyrillic(w) and not is_abbreviation(w) else w
+            for w in words
+        )
 
 
 def case_word(previous: str, form: WordForm, given: bool = False) -> str:
@@ -164,6 +190,12 @@ def case_word(previous: str, form: WordForm, given: bool = False) -> str:
     if form.pos not in _NOUNLIKE or previous in PREPOSITIONS:
         return ""
     return "to " if form.dative or given else "by " if form.instrumental else ""
+
+
+def is_abbreviation(word: str) -> bool:
+    """A word written in capitals ("ЕС", "США", "=ЄС"): not inflected, kept as written."""
+    letters = word.lstrip("=")
+    return len(letters) > 1 and letters.isupper()
 
 
 def keep_capital(word: str, lemma: str) -> str:
