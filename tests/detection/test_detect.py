@@ -169,6 +169,20 @@ def test_a_country_buying_from_its_own_industry_has_no_recipient(gazetteer):
             "Ukraine",
             "requested",
         ),
+        # arrivals: the place is the recipient, the maker the supplier
+        (
+            "American-Made Abrams Tanks Arrive in Ukraine, U.S. Officials Say",
+            "United States",
+            "Ukraine",
+            "delivered",
+        ),
+        # guided bombs are weapons, not only combat
+        (
+            "U.S. Approves $320 Million Sale of Guided Bomb Equipment to Israel",
+            "United States",
+            "Israel",
+            "approved",
+        ),
         # a strike clause does not veto a supply clause; the recipient named elsewhere
         (
             "War in Ukraine: Russian missiles hit multiple cities, UK to supply tanks",
