@@ -63,6 +63,7 @@ SPEAKING = frozenset(
         "попередити", "допустити", "уточнити", "запевнити",
     }
 )  # fmt: skip
+ABBREVIATION_MAX = 5  # characters: "НАТО", "ООН", "С-300"
 T = TypeVar("T", bound=Hashable)
 
 
@@ -193,9 +194,10 @@ def case_word(previous: str, form: WordForm, given: bool = False) -> str:
 
 
 def is_abbreviation(word: str) -> bool:
-    """A word written in capitals ("ЕС", "США", "=ЄС"): not inflected, kept as written."""
+    """A short word written in capitals ("ЕС", "США", "=ЄС", "С-400"): not inflected, kept
+    as written. Longer ones are read as words (a headline set in capitals)."""
     letters = word.lstrip("=")
-    return len(letters) > 1 and letters.isupper()
+    return 1 < len(letters) <= ABBREVIATION_MAX and letters.isupper()
 
 
 def keep_capital(word: str, lemma: str) -> str:

@@ -249,9 +249,9 @@ def fit(examples: Sequence[Example], c: float, shift: float = 0.0, unsure: float
     vectorizer = DictVectorizer(sort=True)
     x = int32_indices(vectorizer.fit_transform(kept))
     y = [e.label for e in seen]
-    weights = [unsure if e.unsure else 1.0 for e in seen]
+    sample_weights = [unsure if e.unsure else 1.0 for e in seen]
     classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0)
-    classifier.fit(x, y, sample_weight=weights)
+    classifier.fit(x, y, sample_weight=sample_weights)
     names = vectorizer.get_feature_names_out()
     weights = {str(n): float(w) for n, w in zip(names, classifier.coef_[0], strict=True)}
     intercept = float(classifier.intercept_[0]) - shift
