@@ -153,7 +153,7 @@ class Lemmatizer:
             given = given + 1 if gap.strip() == "" else GIVEN_REACH + 1
             parts.append(gap)
             to = given <= GIVEN_REACH and form.may_dative and word[:1].isupper()
-            lemma = word if is_abbreviation(word) else keep_capital(word, form.lemma)
+            lemma = word if in_capitals(word) else keep_capital(word, form.lemma)
             parts.append(case_word(previous, form, to) + form.tense + lemma)
             if gap.strip() == "" and previous in FROM_PREPOSITIONS and form.genitive:
                 speaks = previous in LOCATIVE_PREPOSITIONS and self._says(matches, index, lang)
@@ -180,7 +180,7 @@ class Lemmatizer:
             return known
         words = phrase.split()
         return " ".join(
-            self.parse(w, lang).lemma if has_cyrillic(w) and not is_abbreviation(w) else w
+            self.parse(w, lang).lemma if has_cyrillic(w) and not in_capitals(w) else w
             for w in words
         )
 
@@ -193,7 +193,7 @@ def case_word(previous: str, form: WordForm, given: bool = False) -> str:
     return "to " if form.dative or given else "by " if form.instrumental else ""
 
 
-def is_abbreviation(word: str) -> bool:
+def in_capitals(word: str) -> bool:
     """A short word written in capitals ("ЕС", "США", "=ЄС", "С-400"): not inflected, kept
     as written. Longer ones are read as words (a headline set in capitals)."""
     letters = word.lstrip("=")

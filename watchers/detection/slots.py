@@ -226,20 +226,21 @@ def without_commands(text: str, marks: list[Mark]) -> list[Mark]:
     weapons", "Putin ordered troops to withdraw"): "order" followed within a few words, none
     a weapon, by "to" and a verb (not "to be", not "to" and an actor) is no purchase
     ("Egypt orders Rafale jets to replace its Mirages" is one)."""
+    orders = [m for m in marks if m.kind == "in" and _ORDER.fullmatch(text, m.start, m.end)]
+    if not orders:  # nearly every item: nothing to check
+        return marks
     starts = {m.start for m in marks if m.kind == "actor"}
     weapons = [m.start for m in marks if m.kind == "weapon"]
-    kept = []
-    for mark in marks:
-        if mark.kind == "in" and _ORDER.fullmatch(text, mark.start, mark.end):
-            command = _COMMAND.match(text, mark.end)
-            if (
-                command
-                and command.end() not in starts
-                and not any(mark.end <= w < command.end() for w in weapons)
-            ):
-                continue
-        kept.append(mark)
-    return kept
+    commands = set()
+    for mark in orders:
+        command = _COMMAND.match(text, mark.end)
+        if (
+            command
+            and command.end() not in starts
+            and not any(mark.end <= w < command.end() for w in weapons)
+        ):
+            commands.add(id(mark))
+    return [m for m in marks if id(m) not in commands]
 
 
 def implied_cues(text: str, marks: list[Mark]) -> list[Mark]:
