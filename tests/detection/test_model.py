@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from watchers.detection.features import word_tokens
+from watchers.detection.detect import Detector
+from watchers.detection.entities import Gazetteer
+from watchers.detection.features import plain_features, weighed_plain_features, word_tokens
 from watchers.detection.model import MODEL_FILE, Model, load_model
 from watchers.detection.slots import Mark
 from watchers.detection.train import best_f1_cut, build_model, read_labelled
@@ -114,6 +116,23 @@ def test_actors_and_weapons_become_placeholders():
     ]
     tokens = word_tokens(text, marks)
     assert tokens == ["<actor>", "sends", "<weapon>", "to", "<actor>"]
+
+
+def test_the_daemons_word_lookup_weighs_exactly_the_named_features():
+    detector = Detector(Gazetteer.load())
+    model, matcher = detector.model, detector.matcher()
+    records = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    weighed_some = 0
+    for record in records:
+        text = f"{record['title']}\n{record['summary']}"
+        marks = detector.mark_text(text, matcher.find(text))
+        named = model.present(plain_features(text, marks, detector.context))
+        looked_up = weighed_plain_features(
+            text, marks, detector.context, model.words, model.weights
+        )
+        assert sorted(looked_up) == sorted(named), record["id"]
+        weighed_some += any(name.startswith("w:") and " " in name for name, _ in named)
+    assert weighed_some > 20  # word pairs among them, not only single words
 
 
 def run_bot(*args: str) -> subprocess.CompletedProcess:

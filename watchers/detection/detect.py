@@ -33,8 +33,8 @@ from watchers.detection.entities import ACTOR_KINDS, Gazetteer
 from watchers.detection.features import (
     FeatureContext,
     ReadingBound,
-    plain_features,
     reading_features,
+    weighed_plain_features,
 )
 from watchers.detection.model import Model, load_model, probability
 from watchers.detection.morph import Lemmatizer, has_cyrillic, with_lemmas
@@ -147,7 +147,7 @@ class Detector:
         model = self.model
         marks = self.mark_text(text, hits)
         sentences = sentences_of(text, marks)
-        present = model.present(plain_features(text, marks, self.context, model.bigrams))
+        present = weighed_plain_features(text, marks, self.context, model.words, model.weights)
         logit = model.intercept + sum(w for _, w in present)
         if floor > 0.0:
             cue_sentences = [any(m.kind in CUE_KINDS for m in ms) for _, ms in sentences]

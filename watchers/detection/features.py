@@ -58,16 +58,10 @@ def split_tokens(text: str, marks: Sequence[Mark], title_end: int = 0) -> tuple[
     return tokens, in_title
 
 
-def word_features(
-    tokens: list[str], prefix: str, bigrams: frozenset[tuple[str, str]] | None = None
-) -> set[str]:
-    """Unigrams and bigrams of a token list, prefixed with the part of the item; given the
-    bigrams a model weighs, only those (the others would weigh nothing)."""
+def word_features(tokens: list[str], prefix: str) -> set[str]:
+    """Unigrams and bigrams of a token list, prefixed with the part of the item."""
     grams = {f"{prefix}:{t}" for t in tokens}
-    pairs = zip(tokens, tokens[1:], strict=False)
-    if bigrams is not None:
-        pairs = (pair for pair in pairs if pair in bigrams)
-    grams |= {f"{prefix}:{a} {b}" for a, b in pairs}
+    grams |= {f"{prefix}:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
     return grams
 
 
@@ -127,29 +121,66 @@ def item_features(
     detection: Detection,
     readings: Sequence[Reading],
     vocabulary: FeatureContext,
-    bigrams: frozenset[tuple[str, str]] | None = None,
 ) -> set[str]:
-    """Every feature of one item (text: title, a new line, the summary); bigrams as in
-    word_features (the daemon passes its model's, training none)."""
-    found = plain_features(text, marks, vocabulary, bigrams)
+    """Every feature of one item (text: title, a new line, the summary)."""
+    found = plain_features(text, marks, vocabulary)
     return found | reading_features(detection, readings, vocabulary.collective)
 
 
-def plain_features(
-    text: str,
-    marks: Sequence[Mark],
-    vocabulary: FeatureContext,
-    bigrams: frozenset[tuple[str, str]] | None,
-) -> set[str]:
+def plain_features(text: str, marks: Sequence[Mark], vocabulary: FeatureContext) -> set[str]:
     """The features known before the reading: the words and the marks. Which actors are named
     is left out: who is in the news changes by the year, and a weight learned for "Australia"
     in the year of AUKUS is no evidence of a transfer in another."""
     title_end = text.find("\n")
     title_end = len(text) if title_end < 0 else title_end
     tokens, in_title = split_tokens(text, marks, title_end)
-    found = word_features(tokens, "w", bigrams)
+    found = word_features(tokens, "w")
     found |= {f"t:{t}" for t in tokens[:in_title]}
     return found | mark_features(marks, title_end, vocabulary.categories)
+
+
+class WordWeights:
+    """A model's weights of the word features by token ("w:send" under "send", "w:send
+    <weapon>" under the pair, "t:send" among the title's), so that scoring an item looks
+    its words up instead of naming every one of them (weighed_plain_features)."""
+
+    def __init__(self, weights: dict[str, float]):
+        self.words: dict[str, float] = {}
+        self.pairs: dict[tuple[str, str], float] = {}
+        self.titles: dict[str, float] = {}
+        for name, weight in weights.items():
+            prefix, _, gram = name.partition(":")
+            first, space, second = gram.partition(" ")
+            if prefix == "t":
+                self.titles[gram] = weight
+            elif prefix == "w" and space:
+                self.pairs[(first, second)] = weight
+            elif prefix == "w":
+                self.words[gram] = weight
+
+
+def weighed_plain_features(
+    text: str,
+    marks: Sequence[Mark],
+    vocabulary: FeatureContext,
+    words: WordWeights,
+    weights: dict[str, float],
+) -> list[tuple[str, float]]:
+    """The plain features that have a weight, with it: the same pairs as keeping the
+    weighed ones of plain_features() (the daemon's way; training names them all)."""
+    title_end = text.find("\n")
+    title_end = len(text) if title_end < 0 else title_end
+    tokens, in_title = split_tokens(text, marks, title_end)
+    unigrams, pairs, titles = words.words, words.pairs, words.titles
+    found = [(f"w:{t}", w) for t in set(tokens) if (w := unigrams.get(t)) is not None]
+    found += [
+        (f"w:{a} {b}", w)
+        for a, b in set(zip(tokens, tokens[1:], strict=False))
+        if (w := pairs.get((a, b))) is not None
+    ]
+    found += [(f"t:{t}", w) for t in set(tokens[:in_title]) if (w := titles.get(t)) is not None]
+    named = mark_features(marks, title_end, vocabulary.categories)
+    return found + [(f, w) for f in named if (w := weights.get(f)) is not None]
 
 
 class ReadingBound:

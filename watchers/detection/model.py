@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchers.detection.entities import DATA_DIR
+from watchers.detection.features import WordWeights
 from watchers.detection.sides import SIDES, SideModel
 from watchers.errors import ConfigError
 
@@ -34,10 +35,9 @@ class Model:
     sides: dict[str, SideModel] = field(default_factory=dict)  # supplier, recipient
 
     @functools.cached_property
-    def bigrams(self) -> frozenset[tuple[str, str]]:
-        """The word pairs of the word bigrams that have a weight ("w:send <weapon>")."""
-        pairs = (f[2:].split(" ", 1) for f in self.weights if f[:2] == "w:" and " " in f)
-        return frozenset((a, b) for a, b in pairs)
+    def words(self) -> WordWeights:
+        """The word features' weights by token, for scoring (features.weighed_plain_features)."""
+        return WordWeights(self.weights)
 
     def present(self, features: Iterable[str]) -> list[tuple[str, float]]:
         """The features that have a weight, with it."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from watchers.detection.detect import Detector
 from watchers.detection.entities import WEAPON_CATEGORIES, Gazetteer
-from watchers.detection.textmatch import Hit, PhraseGroups, fold, fold_phrase
+from watchers.detection.textmatch import Hit, PhraseGroups, fold_phrase, fold_text
 from watchers.errors import ConfigError
 from watchers.models import Detection, Item, Match, Mention, RuleSpec, Verdict
 
@@ -131,18 +131,12 @@ class RuleSet:
         found = self._triggers.found_in(folded)
         return "alone" in found or ("transfer" in found and "weapon" in found)
 
-    def read(
-        self,
-        item: Item,
-        folded: tuple[str, list[int] | None] | None = None,
-        text: str | None = None,
-        exact: bool = True,
-    ) -> ItemText:
+    def read(self, item: Item, text: str | None = None, exact: bool = True) -> ItemText:
         """One pass over the item: hits, mentions and the detector's reading (text: its
-        reading text, when already made, and folded: that folded). Not exact: an item no
-        rule could fire on however the reading went is not read (match)."""
+        reading text, when already made). Not exact: an item no rule could fire on however
+        the reading went is not read (match)."""
         text = text if text is not None else self.detector.reading_text(item_text(item))
-        hits = tuple(self.matcher.find(text, folded))
+        hits = tuple(self.matcher.find(text))
         terms: dict[str, list[Span]] = {}
         for hit in hits:
             if _is_term(hit):
@@ -169,10 +163,9 @@ class RuleSet:
         text = item_text(item)
         if not text.isascii():  # only Cyrillic is read as lemmas
             text = self.detector.reading_text(text)
-        folded = fold(text)
-        if not self._could_fire(folded[0]):
+        if not self._could_fire(fold_text(text)):
             return Verdict(item.id, (), NOTHING), None
-        seen = self.read(item, folded, text, exact)
+        seen = self.read(item, text, exact)
         return self.verdict(item, seen), seen
 
     def verdict(self, item: Item, seen: ItemText) -> Verdict:

@@ -69,22 +69,38 @@ def fold(text: str) -> tuple[str, list[int] | None]:
     The map is None when every character folds to exactly one (the common case, done
     with C-speed string methods); otherwise each character is folded on its own.
     """
+    folded = _fold_one_for_one(text)
+    if folded is None:
+        return _fold_slowly(text)
+    return (folded, None) if "  " not in folded else _collapse_spaces(folded)
+
+
+def fold_text(text: str) -> str:
+    """fold(text) without the offset map: what a scan that needs no positions reads."""
+    folded = _fold_one_for_one(text)
+    if folded is None:
+        return _fold_slowly(text)[0]
+    return folded if "  " not in folded else _SPACE_RUNS.sub(" ", folded)
+
+
+def _fold_one_for_one(text: str) -> str | None:
+    """The text folded character for character (runs of spaces not yet collapsed), or None
+    when some character folds to more or fewer than one."""
     if text.isascii():  # most news: one C pass folds case, dashes and spaces together
-        folded = text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
-        return (folded, None) if "  " not in folded else _collapse_spaces(folded)
+        return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
     probe = text  # the one-for-one replacements first: NFKC would widen "…" and others
     for char, replacement in _USUAL:  # str.replace is far cheaper than a regex callback
         if char in probe:
             probe = probe.replace(char, replacement)
     if probe.isascii():  # curly quotes and dashes were all it had: the ASCII way
-        return fold(probe)
+        return _fold_one_for_one(probe)
     if _SPECIAL.search(probe):
         probe = _SPECIAL.sub(_fold_special, probe)
     if unicodedata.is_normalized("NFKC", probe):
         folded = probe.casefold()
         if len(folded) == len(text):
-            return (folded, None) if "  " not in folded else _collapse_spaces(folded)
-    return _fold_slowly(text)
+            return folded
+    return None
 
 
 def _collapse_spaces(folded: str) -> tuple[str, list[int]]:
