@@ -166,3 +166,25 @@ def test_fold_fast_paths_agree_with_folding_each_character():
         slow, slow_origin = _fold_slowly(text)
         assert folded == slow
         assert origin is None or origin == slow_origin
+
+
+def test_fold_text_is_fold_without_the_offset_map():
+    from watchers.detection.textmatch import fold, fold_text
+
+    for text in ["Leopard-2  tanks —\n\nfor Kyiv", "Росія  отримала\u00a0ракети", "ﬁnal  Straße"]:
+        assert fold_text(text) == fold(text)[0]
+
+
+def test_phrase_groups_find_whole_words_stems_and_phrases_ending_in_a_mark():
+    from watchers.detection.textmatch import PhraseGroups, fold_text
+
+    groups = PhraseGroups(
+        {"weapon": ["tanks", "ракет*", "F-16"], "transfer": ["to get", "U.S."], "none": []}
+    )
+    assert groups.found_in(fold_text("Kyiv to get F-16 jets")) == {"weapon", "transfer"}
+    assert groups.found_in(fold_text("Think-tanks to getaway")) == {"weapon"}
+    assert groups.found_in(fold_text("Россия купит ракеты")) == {"weapon"}
+    assert groups.found_in(fold_text("Росія купить ракетні системи")) == {"weapon"}
+    assert groups.found_in(fold_text("U.S.-made arms; F-160 drones")) == {"transfer"}
+    assert groups.found_in(fold_text("thanks")) == set()
+    assert PhraseGroups({}).found_in("tanks") == set()

@@ -16,6 +16,8 @@ from collections.abc import Hashable, Iterable
 from typing import NamedTuple
 
 import ahocorasick
+import ahocorasick_rs
+from ahocorasick_rs import Implementation
 
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
 # one character each, so offsets stay one to one: quotes, and "…" ("Continue reading…")
@@ -221,7 +223,10 @@ class PhraseMatcher:
 class PhraseGroups:
     """Which groups of phrases a folded text contains, as whole words (a stem phrase
     "word*" as a word start; exact case is not told apart): a quick, generous test that
-    lets callers skip work when nothing could match."""
+    lets callers skip work when nothing could match.
+
+    Every item the daemon sees goes through it, so it scans with ahocorasick-rs's DFA
+    (a third of pyahocorasick's time over news, measured; a few MB more memory)."""
 
     def __init__(self, groups: dict[str, Iterable[str]]):
         found: dict[str, tuple[set[str], bool]] = {}
@@ -232,25 +237,27 @@ class PhraseGroups:
                     names, stem = found.get(folded, (set(), False))
                     names.add(group)
                     found[folded] = (names, stem or phrase.endswith("*"))
-        self._automata = Automata(
-            {
-                folded: (len(folded), stem or not _is_word_char(folded[-1]), frozenset(names))
-                for folded, (names, stem) in found.items()
-            }
+        self._shapes = [
+            (stem or not _is_word_char(folded[-1]), frozenset(names))
+            for folded, (names, stem) in found.items()
+        ]
+        self._automaton = (
+            ahocorasick_rs.AhoCorasick(list(found), implementation=Implementation.DFA)
+            if found
+            else None
         )
-        self._empty = not found
 
     def found_in(self, folded: str) -> set[str]:
         """The groups with a phrase standing as whole words in the folded text."""
         groups: set[str] = set()
-        if self._empty:
+        if self._automaton is None:
             return groups
-        size = len(folded)
-        for end, (length, open_end, names) in self._automata.for_text(folded).iter(folded):
-            start = end - length + 1
+        size, shapes = len(folded), self._shapes
+        for index, start, end in self._automaton.find_matches_as_indexes(folded, overlapping=True):
             if start > 0 and _is_word_char(folded[start - 1]):
                 continue
-            if open_end or end + 1 >= size or not _is_word_char(folded[end + 1]):
+            open_end, names = shapes[index]
+            if open_end or end >= size or not _is_word_char(folded[end]):
                 groups |= names
         return groups
 
