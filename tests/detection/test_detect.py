@@ -322,3 +322,21 @@ def test_an_order_to_people_to_act_is_a_command_not_a_purchase(text, is_purchase
     text = detector.reading_text(text)
     marks = detector.mark_text(text, detector.matcher().find(text))
     assert any(m.kind == "in" for m in marks) == is_purchase
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Stacey Abrams says Georgia will get the help it needs",
+        "New England Patriots sign a deal with Bill Belichick's former rival",
+    ],
+)
+def test_a_name_that_holds_a_weapon_name_is_no_weapon(text, gazetteer):
+    d = detect_text(text, gazetteer)
+    assert d.weapons == () and d.score < 0.5, d.reasons
+
+
+def test_an_approval_of_arms_for_a_state_reads_its_recipient(gazetteer):
+    text = "US Approves $15 Billion in Patriot and Missile Defense Upgrades for Poland"
+    d = detect_text(text, gazetteer)
+    assert (d.supplier, d.recipient, d.status) == (("United States",), ("Poland",), "approved")

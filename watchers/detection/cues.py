@@ -25,7 +25,7 @@ STATUSES = ("requested", "negotiating", "planned", "approved", "signed", "delive
 TRANSFER_KINDS = ("out", "noun", "aid", "in", "ask", "deal", "weak", "meet", "implied")
 NEGATIVE_KINDS = ("neg_combat", "neg_test", "neg_domestic", "neg_trade", "neg_peace")
 NEGATIVE_KINDS += ("neg_other", "neg_civil")
-MATCHED_KINDS = (*TRANSFER_KINDS[:-1], "status", *NEGATIVE_KINDS, "mask")
+MATCHED_KINDS = (*TRANSFER_KINDS[:-1], "status", *NEGATIVE_KINDS, "mask", "notname")
 GAP_KINDS = ("to", "from", "by", "with")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’»]?\s+(?=[\"'“‘«(]?[^\W\d_a-zа-яіїєґ])|\n+")

@@ -325,7 +325,10 @@ class Detector:
     def mark_text(self, text: str, hits: Sequence[Hit]) -> list[Mark]:
         """Actor, weapon and cue marks from the hits, overlaps resolved within each family."""
         marks = []
+        hidden = [(h.start, h.end) for h in hits if h.key[:2] == ("cue", "notname")]
         for entity, hit in self.gazetteer.entity_hits(hits):
+            if hidden and any(a <= hit.start and hit.end <= b for a, b in hidden):
+                continue  # a name that is no actor or weapon ("Stacey Abrams")
             if entity.kind == "weapon":
                 marks.append(Mark(hit.start, hit.end, "weapon", entity.name))
             else:
