@@ -81,7 +81,9 @@ def roles_right(example: Example, model: Model, actors: LabelActors) -> bool:
     """Supplier and recipient, as the model's side models choose them, both right."""
     supplier, recipient = example.supplier, example.recipient
     if model.sides:
-        supplier, recipient = choose_sides(example.candidates, model.sides, supplier, recipient)
+        supplier, recipient = choose_sides(
+            example.candidates, model.sides, supplier, recipient, model.fill
+        )
     record = example.record
     return actors.side_right(supplier, record.get("supplier") or "") and actors.side_right(
         recipient, record.get("recipient") or ""

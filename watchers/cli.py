@@ -289,7 +289,7 @@ def cmd_train(config, args) -> int:
         f"trained on {about['items']} items ({about['read']} read by the model, "
         f"{about['transfers']} transfers), C={about['C']}, unsure labels weigh "
         f"{about['unsure_weight']}, cross-validated F1 "
-        f"{about['cv_f1']}: {out}",
+        f"{about['cv_f1']}, sides filled from a score of {model.fill}: {out}",
         file=sys.stderr,
     )
     return EXIT_OK

@@ -12,6 +12,7 @@ from watchers.detection.detect import Detector
 from watchers.detection.entities import Gazetteer
 from watchers.detection.features import plain_features, weighed_plain_features, word_tokens
 from watchers.detection.model import MODEL_FILE, Model, load_model
+from watchers.detection.sides import SideModel, choose_sides
 from watchers.detection.slots import Mark
 from watchers.detection.train import best_f1_cut, build_model, read_labelled
 from watchers.errors import ConfigError
@@ -133,6 +134,20 @@ def test_the_daemons_word_lookup_weighs_exactly_the_named_features():
         assert sorted(looked_up) == sorted(named), record["id"]
         weighed_some += any(name.startswith("w:") and " " in name for name, _ in named)
     assert weighed_some > 20  # word pairs among them, not only single words
+
+
+def test_an_empty_side_takes_the_likeliest_other_actor_from_the_fill_score(tmp_path):
+    models = {
+        "supplier": SideModel({"name:A": 3.0}, -1.0),
+        "recipient": SideModel({"name:B": 0.0}, -1.0),
+    }
+    candidates = {"A": ["name:A"], "B": ["name:B"]}  # B: 0.27 on either side
+    assert choose_sides(candidates, models, (), (), fill=0.25) == (("A",), ("B",))
+    assert choose_sides(candidates, models, (), ("C",), fill=0.3) == (("A",), ("C",))
+    assert choose_sides({"A": ["name:A"]}, models, (), (), fill=0.0) == (("A",), ())
+    path = tmp_path / "model.json"
+    path.write_text(Model({"a": 1.0}, 0.0, {}, models, fill=0.05).to_json(), encoding="utf-8")
+    assert load_model(path).fill == 0.05
 
 
 def run_bot(*args: str) -> subprocess.CompletedProcess:

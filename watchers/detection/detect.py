@@ -190,7 +190,7 @@ class Detector:
         if not self.model.sides:
             return d.supplier, d.recipient
         candidates = self.candidates(text, reading)
-        return choose_sides(candidates, self.model.sides, d.supplier, d.recipient)
+        return choose_sides(candidates, self.model.sides, d.supplier, d.recipient, self.model.fill)
 
     def read_item(self, text: str, hits: Sequence[Hit]) -> ItemReading:
         """The reading of one text: marks, each sentence's reading, and the roles found."""
@@ -213,6 +213,7 @@ class Detector:
         origin_marks = [m for m in marks if m.kind == "actor" and is_origin(text, m, marks)]
         detection = combine_readings(readings, self.weapon, [m.value for m in origin_marks])
         detection = self.fill_recipient(text, detection, readings, marks)
+        detection = self.fill_maker(detection)
         return ItemReading(replace(detection, score=0.0), marks, readings)
 
     def fill_recipient(
@@ -241,6 +242,18 @@ class Detector:
         reasons = (*detection.reasons, f"recipient {actor}: named elsewhere in the item")
         score = round(min(1.0, detection.score + FILL_SCORE), 3)
         return replace(detection, score=score, recipient=(actor,), reasons=reasons)
+
+    def fill_maker(self, detection: Detection) -> Detection:
+        """A transfer to a named recipient with no supplier named takes the maker country of
+        the named weapon systems ("Leopard 2 tanks arrive in Ukraine": Germany)."""
+        if detection.supplier or not detection.recipient:
+            return detection
+        makers = (getattr(self.gazetteer.get(w.name), "country", None) for w in detection.weapons)
+        found = tuple(dict.fromkeys(m for m in makers if m and m not in detection.recipient))
+        if not found:
+            return detection
+        reasons = (*detection.reasons, f"supplier {', '.join(found)}: maker of the weapons named")
+        return replace(detection, supplier=found, reasons=reasons)
 
     def trigger_groups(self) -> dict[str, list[str]]:
         """The phrases could_be_transfer needs, in groups: it is false unless a text has an

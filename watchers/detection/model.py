@@ -18,7 +18,7 @@ from pathlib import Path
 
 from watchers.detection.entities import DATA_DIR
 from watchers.detection.features import WordWeights
-from watchers.detection.sides import SIDES, SideModel
+from watchers.detection.sides import FILL_SCORE, SIDES, SideModel
 from watchers.errors import ConfigError
 
 MODEL_FILE = DATA_DIR / "model.json"
@@ -33,6 +33,7 @@ class Model:
     intercept: float
     about: dict
     sides: dict[str, SideModel] = field(default_factory=dict)  # supplier, recipient
+    fill: float = FILL_SCORE  # the least side score that fills an empty side (sides.py)
 
     @functools.cached_property
     def words(self) -> WordWeights:
@@ -60,6 +61,7 @@ class Model:
         """The model file's text: sorted keys and rounded weights, so a rebuild is byte-equal."""
         body = {"format": FORMAT, "about": self.about, **rounded(self.weights, self.intercept)}
         body["sides"] = {side: rounded(m.weights, m.intercept) for side, m in self.sides.items()}
+        body["fill"] = round(self.fill, 6)
         return json.dumps(body, ensure_ascii=False, indent=0, sort_keys=True) + "\n"
 
 
@@ -107,6 +109,7 @@ def load_model(path: Path = MODEL_FILE) -> Model:
             for side, part in body.get("sides", {}).items()
             if side in SIDES
         }
-        return Model(weights, float(body["intercept"]), dict(body.get("about", {})), sides)
+        fill = float(body.get("fill", FILL_SCORE))
+        return Model(weights, float(body["intercept"]), dict(body.get("about", {})), sides, fill)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: bad model field: {exc}") from exc

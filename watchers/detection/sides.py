@@ -11,8 +11,9 @@ often, its kind and its name (``name:Ukraine``: some actors are far more often o
 side). Two logistic regressions, trained with the verdict's model by `bot.py train` on the
 labelled transfers, give each candidate a supplier and a recipient score; an actor takes
 the side it scores higher on, and a side takes every actor over 0.5; a side left empty
-takes its most likely remaining actor when that scores at least 0.25, else the reading's
-own choice.
+takes its most likely remaining actor when that scores at least the model's fill score
+(chosen by cross-validation in training, 0.25 in older model files), else the reading's own
+choice.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from watchers.detection.slots import Mark
 _BEFORE = re.compile(r"([^\W\d_]+|[,:;])\W*$", re.UNICODE)
 _AFTER = re.compile(r"^\W*([^\W\d_]+)", re.UNICODE)
 SIDES = ("supplier", "recipient")
-FILL_SCORE = 0.25
+FILL_SCORE = 0.25  # the fill score of a model file that names none
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,10 @@ def choose_sides(
     models: dict[str, SideModel],
     supplier: Sequence[str],
     recipient: Sequence[str],
+    fill: float = FILL_SCORE,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Supplier and recipient: actors over 0.5 on their better side, else the reading's."""
+    """Supplier and recipient: actors over 0.5 on their better side; a side left empty
+    takes its likeliest remaining actor scoring at least `fill`; else the reading's."""
     chosen: dict[str, list[str]] = {"supplier": [], "recipient": []}
     for name, features in candidates.items():
         scores = {side: models[side].score(features) for side in SIDES}
@@ -127,7 +130,7 @@ def choose_sides(
             chosen[side].append(name)
     for side in SIDES:
         if not chosen[side]:
-            chosen[side] = fill_side(side, candidates, models, chosen)
+            chosen[side] = fill_side(side, candidates, models, chosen, fill)
     suppliers = chosen["supplier"] or [s for s in supplier if s not in chosen["recipient"]]
     recipients = chosen["recipient"] or [r for r in recipient if r not in suppliers]
     return tuple(suppliers), tuple(recipients)
@@ -138,10 +141,13 @@ def fill_side(
     candidates: dict[str, list[str]],
     models: dict[str, SideModel],
     chosen: dict[str, list[str]],
+    fill: float = FILL_SCORE,
 ) -> list[str]:
     """An empty side takes its most likely actor not on the other side, when at least
-    FILL_SCORE likely: a report names both sides far more often than it seems to."""
+    `fill` likely: a report names both sides far more often than it seems to."""
     taken = {name for names in chosen.values() for name in names}
     scored = [(models[side].score(f), name) for name, f in candidates.items() if name not in taken]
-    best = max(scored, default=(0.0, ""))
-    return [best[1]] if best[0] >= FILL_SCORE else []
+    if not scored:
+        return []
+    best = max(scored)
+    return [best[1]] if best[0] >= fill else []

@@ -18,7 +18,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from watchers.detection.detect import Detector
@@ -26,7 +26,7 @@ from watchers.detection.entities import Gazetteer
 from watchers.detection.features import item_features
 from watchers.detection.model import Model
 from watchers.detection.morph import LEMMA_FILE, lemma_table_text
-from watchers.detection.sides import SIDES, SideModel
+from watchers.detection.sides import FILL_SCORE, SIDES, SideModel, choose_sides
 from watchers.detection.textmatch import PhraseMatcher
 from watchers.errors import ConfigError
 
@@ -39,6 +39,9 @@ UNSURE_WEIGHTS = (1.0, 0.3)
 # cuts whose cross-validated precision reaches it.
 MIN_PRECISION = 0.85
 SIDE_C = 0.5
+# The least side-model score that fills a side the models left empty (sides.py), chosen by
+# grouped cross-validation of the side models on the labelled transfers.
+FILL_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 COLLECTIVE = frozenset({"NATO", "European Union", "G7", "Ramstein group", "Western allies"})
 COLLECTIVE |= {"Europe"}
 _COLLECTIVE_WORDS = re.compile(r"\b(allies|backers|western|european|nations|nato|g7)\b", re.I)
@@ -305,7 +308,7 @@ def best_f1_cut(
 def train(examples: Sequence[Example], actors: LabelActors | None = None) -> Model:
     """Choose C, the weight of unsure labels and the operating point by grouped
     cross-validation, then fit on everything; the side models are fitted on the labelled
-    transfers."""
+    transfers, their fill score chosen by grouped cross-validation too."""
     labels = [e.label for e in examples]
     trials = []
     for c in C_GRID:
@@ -314,10 +317,34 @@ def train(examples: Sequence[Example], actors: LabelActors | None = None) -> Mod
             trials.append((f1, -c, unsure, cut))
     f1, negative_c, unsure, cut = max(trials)
     model = fit(examples, -negative_c, shift=cut, unsure=unsure)
-    model.sides.update(fit_sides(examples, actors or LabelActors()))
+    actors = actors or LabelActors()
+    model.sides.update(fit_sides(examples, actors))
+    model = replace(model, fill=choose_fill(examples, actors))
     model.about["cv_f1"] = round(f1, 4)
     model.about["operating_logit"] = round(cut, 4)
     return model
+
+
+def choose_fill(examples: Sequence[Example], actors: LabelActors) -> float:
+    """The fill score of FILL_GRID under which side models fitted on the other folds get
+    the most held-out transfers' supplier and recipient both right (ties: nearest the
+    default)."""
+    right = dict.fromkeys(FILL_GRID, 0)
+    for test in grouped_folds(story_groups(examples)):
+        held = set(test)
+        sides = fit_sides([e for i, e in enumerate(examples) if i not in held], actors)
+        for example in (examples[i] for i in test):
+            if not example.label or example.features is None:
+                continue
+            record = example.record
+            for fill in FILL_GRID:
+                supplier, recipient = choose_sides(
+                    example.candidates, sides, example.supplier, example.recipient, fill
+                )
+                right[fill] += actors.side_right(
+                    supplier, record.get("supplier") or ""
+                ) and actors.side_right(recipient, record.get("recipient") or "")
+    return max(FILL_GRID, key=lambda fill: (right[fill], -abs(fill - FILL_SCORE)))
 
 
 def train_on(data: Path, extra: Sequence[dict] = ()) -> Model:
