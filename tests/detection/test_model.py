@@ -14,7 +14,14 @@ from watchers.detection.features import plain_features, weighed_plain_features, 
 from watchers.detection.model import MODEL_FILE, Model, load_model
 from watchers.detection.sides import SideModel, choose_sides
 from watchers.detection.slots import Mark
-from watchers.detection.train import best_f1_cut, build_model, read_labelled
+from watchers.detection.train import (
+    Example,
+    best_f1_cut,
+    build_model,
+    fit,
+    forward_cut,
+    read_labelled,
+)
 from watchers.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +48,8 @@ def test_the_operating_point_is_the_best_f1_that_keeps_precision_at_the_target()
     assert best_f1_cut(labels, logits, min_precision=0.75) == (5.0, pytest.approx(0.6))
     # No cut reaches it: the best F1 of all.
     assert best_f1_cut(labels, logits, min_precision=1.01) == (2.0, pytest.approx(10 / 13))
+    # Items of one logit are flagged together: a cut at 5.0 is one right and one wrong.
+    assert best_f1_cut([1, 0, 1], [5.0, 5.0, 1.0], 0.75) == (1.0, pytest.approx(0.8))
 
 
 def test_the_shipped_model_was_built_from_the_repository_data():
@@ -66,6 +75,23 @@ def test_translations_are_of_test_items_of_split_one_and_keep_their_labels():
         assert record["title"] != original["title"]
     pairs = {(r["original"], r["lang"]) for r in translated}
     assert len(pairs) == len(translated) == 2 * len({r["original"] for r in translated})
+
+
+def test_the_operating_point_also_holds_precision_on_the_newest_fifth():
+    def items(day: str, features: str, label: int, count: int) -> list[Example]:
+        return [
+            Example(f"{day}{features}{label}{n}", day, label, frozenset({features}), {"title": ""})
+            for n in range(count)
+        ]
+
+    # "a2" was nearly always a transfer, and is one only half the time in the newest fifth.
+    older = [*items("2022-01-10", "a1", 1, 20), *items("2022-01-10", "a2", 1, 19)]
+    older += [*items("2022-01-10", "a2", 0, 1), *items("2022-01-10", "b", 0, 40)]
+    newest = [*items("2023-12-10", "a1", 1, 6), *items("2023-12-10", "a2", 1, 3)]
+    newest += [*items("2023-12-10", "a2", 0, 3), *items("2023-12-10", "b", 0, 8)]
+    cut = forward_cut([*newest, *older], 1.0, 1.0)
+    fitted = fit(older, 1.0)
+    assert cut == pytest.approx(fitted.logit({"a1"})) and cut > fitted.logit({"a2"})
 
 
 @pytest.mark.parametrize(
