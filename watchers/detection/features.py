@@ -140,23 +140,14 @@ def plain_features(text: str, marks: Sequence[Mark], vocabulary: FeatureContext)
 
 
 class WordWeights:
-    """A model's weights of the word features by token ("w:send" under "send", "w:send
-    <weapon>" under the pair, "t:send" among the title's), so that scoring an item looks
-    its words up instead of naming every one of them (weighed_plain_features)."""
+    """A model's weights of the word features by word or word pair ("w:send" under "send",
+    "w:send <weapon>" under "send <weapon>") and of the title's words ("t:send"), so that
+    scoring an item looks its words up instead of naming every one of them as a feature
+    (weighed_plain_features)."""
 
     def __init__(self, weights: dict[str, float]):
-        self.words: dict[str, float] = {}
-        self.pairs: dict[tuple[str, str], float] = {}
-        self.titles: dict[str, float] = {}
-        for name, weight in weights.items():
-            prefix, _, gram = name.partition(":")
-            first, space, second = gram.partition(" ")
-            if prefix == "t":
-                self.titles[gram] = weight
-            elif prefix == "w" and space:
-                self.pairs[(first, second)] = weight
-            elif prefix == "w":
-                self.words[gram] = weight
+        self.words = {name[2:]: w for name, w in weights.items() if name[:2] == "w:"}
+        self.titles = {name[2:]: w for name, w in weights.items() if name[:2] == "t:"}
 
 
 def weighed_plain_features(
@@ -171,13 +162,9 @@ def weighed_plain_features(
     title_end = text.find("\n")
     title_end = len(text) if title_end < 0 else title_end
     tokens, in_title = split_tokens(text, marks, title_end)
-    unigrams, pairs, titles = words.words, words.pairs, words.titles
-    found = [(f"w:{t}", w) for t in set(tokens) if (w := unigrams.get(t)) is not None]
-    found += [
-        (f"w:{a} {b}", w)
-        for a, b in set(zip(tokens, tokens[1:], strict=False))
-        if (w := pairs.get((a, b))) is not None
-    ]
+    grams, titles = words.words, words.titles
+    pairs = {f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
+    found = [(f"w:{g}", w) for g in {*tokens, *pairs} if (w := grams.get(g)) is not None]
     found += [(f"t:{t}", w) for t in set(tokens[:in_title]) if (w := titles.get(t)) is not None]
     named = mark_features(marks, title_end, vocabulary.categories)
     return found + [(f, w) for f in named if (w := weights.get(f)) is not None]
