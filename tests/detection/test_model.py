@@ -18,8 +18,8 @@ from watchers.detection.train import (
     Example,
     best_f1_cut,
     build_model,
-    fit,
     forward_cut,
+    forward_logits,
     read_labelled,
 )
 from watchers.errors import ConfigError
@@ -77,21 +77,30 @@ def test_translations_are_of_test_items_of_split_one_and_keep_their_labels():
     assert len(pairs) == len(translated) == 2 * len({r["original"] for r in translated})
 
 
-def test_the_operating_point_also_holds_precision_on_the_newest_fifth():
-    def items(day: str, features: str, label: int, count: int) -> list[Example]:
-        return [
-            Example(f"{day}{features}{label}{n}", day, label, frozenset({features}), {"title": ""})
-            for n in range(count)
-        ]
-
-    # "a2" was nearly always a transfer, and is one only half the time in the newest fifth.
-    older = [*items("2022-01-10", "a1", 1, 20), *items("2022-01-10", "a2", 1, 19)]
-    older += [*items("2022-01-10", "a2", 0, 1), *items("2022-01-10", "b", 0, 40)]
-    newest = [*items("2023-12-10", "a1", 1, 6), *items("2023-12-10", "a2", 1, 3)]
-    newest += [*items("2023-12-10", "a2", 0, 3), *items("2023-12-10", "b", 0, 8)]
-    cut = forward_cut([*newest, *older], 1.0, 1.0)
-    fitted = fit(older, 1.0)
-    assert cut == pytest.approx(fitted.logit({"a1"})) and cut > fitted.logit({"a2"})
+def test_the_forward_scores_come_from_models_fitted_on_earlier_news_only():
+    examples = []
+    for month in range(1, 6):  # five blocks of ten items, one month each
+        for n in range(10):
+            features = {"a"} if n < 5 else {"b"}
+            if month == 5 and n == 0:
+                features = {"a", "new"}  # a word the news had not used before
+            examples.append(
+                Example(
+                    f"{month}-{n}",
+                    f"2022-0{month}-10",
+                    int(n < 5),
+                    frozenset(features),
+                    {"title": ""},
+                )
+            )
+    labels, logits = forward_logits(examples, 1.0, 1.0)
+    assert labels == [int(n < 5) for _ in range(2, 6) for n in range(10)]  # not the first
+    last = logits[-10:]
+    assert last[0] == pytest.approx(last[1])  # "new" weighs nothing: not fitted on
+    assert min(last[:5]) > max(last[5:])
+    assert forward_cut(examples, 1.0, 1.0) == pytest.approx(
+        min(logits[i] for i in range(40) if labels[i])
+    )
 
 
 @pytest.mark.parametrize(

@@ -331,20 +331,34 @@ def train(examples: Sequence[Example], actors: LabelActors | None = None) -> Mod
 
 
 def forward_cut(examples: Sequence[Example], c: float, unsure: float) -> float:
-    """The operating point as tomorrow's news would set it: fitted on all but the newest
-    fifth of the items (and the stories that reach into it), the best F1 at a precision of
-    at least MIN_PRECISION on that newest fifth."""
+    """The operating point as tomorrow's news would set it: the best F1 at a precision of
+    at least MIN_PRECISION over forward_logits."""
+    labels, logits = forward_logits(examples, c, unsure)
+    return best_f1_cut(labels, logits)[0] if any(labels) else float("-inf")
+
+
+def forward_logits(
+    examples: Sequence[Example], c: float, unsure: float
+) -> tuple[list[int], list[float | None]]:
+    """The items in FOLDS blocks by publication date, each block after the first scored by
+    a model fitted on the blocks before it (less the stories that reach into it): labels
+    and logits (None: not read)."""
     order = sorted(range(len(examples)), key=lambda i: examples[i].published)
-    newest = set(order[len(order) * 4 // 5 :])
+    size = -(-len(order) // FOLDS)
+    blocks = [order[start : start + size] for start in range(0, len(order), size)]
     groups = story_groups(examples)
-    reaching = {groups[i] for i in newest}
-    training = [e for i, e in enumerate(examples) if groups[i] not in reaching]
-    validation = [examples[i] for i in sorted(newest)]
-    if not any(e.label for e in validation) or not any(e.label for e in training):
-        return float("-inf")
-    model = fit(training, c, unsure=unsure)
-    logits = [None if e.features is None else model.logit(e.features) for e in validation]
-    return best_f1_cut([e.label for e in validation], logits)[0]
+    labels: list[int] = []
+    logits: list[float | None] = []
+    for index, block in enumerate(blocks[1:], start=1):
+        reaching = {groups[i] for i in block}
+        earlier = [examples[i] for b in blocks[:index] for i in b if groups[i] not in reaching]
+        if not any(e.label for e in earlier) or all(e.label for e in earlier):
+            continue
+        model = fit(earlier, c, unsure=unsure)
+        for example in (examples[i] for i in block):
+            labels.append(example.label)
+            logits.append(None if example.features is None else model.logit(example.features))
+    return labels, logits
 
 
 def choose_fill(examples: Sequence[Example], actors: LabelActors) -> float:
