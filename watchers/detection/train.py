@@ -6,9 +6,10 @@ logistic regression (scikit-learn, liblinear, L2) is fitted on them. The regular
 the weight of labels marked unsure and the operating point (the best F1 at a precision of
 at least MIN_PRECISION) are chosen by grouped cross-validation on the training items alone
 (reports of one story stay in one fold); the operating point is then raised, if need be,
-to the one that holds that precision on the newest fifth of the training items for a model
-fitted on the rest (forward_cut), and the intercept is shifted so that a score of 0.5 is
-that operating point. Deterministic: the same data gives a byte-equal model file.
+to the one that holds that precision forward in time, each fifth of the items by date
+scored by a model fitted on the ones before it (forward_cut), and the intercept is shifted
+so that a score of 0.5 is that operating point. Deterministic: the same data gives a
+byte-equal model file.
 
 scikit-learn is imported only here: the daemon reads the JSON the training writes.
 """
