@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 from watchers.detection.roles import Reading
 from watchers.detection.slots import Mark
@@ -42,8 +43,7 @@ class SideModel:
 
     def score(self, features: Sequence[str]) -> float:
         """The probability that a candidate with these features is on this side."""
-        weights = self.weights
-        z = self.intercept + sum(weights.get(f, 0.0) for f in features)
+        z = self.intercept + sum(map(self.weights.get, features, repeat(0.0)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
@@ -123,14 +123,16 @@ def choose_sides(
     """Supplier and recipient: actors over 0.5 on their better side; a side left empty
     takes its likeliest remaining actor scoring at least `fill`; else the reading's."""
     chosen: dict[str, list[str]] = {"supplier": [], "recipient": []}
-    for name, features in candidates.items():
-        scores = {side: models[side].score(features) for side in SIDES}
-        side = max(SIDES, key=lambda s: scores[s])
-        if scores[side] >= 0.5:
+    scores = {
+        name: {side: models[side].score(f) for side in SIDES} for name, f in candidates.items()
+    }
+    for name, score in scores.items():
+        side = max(SIDES, key=lambda s: score[s])
+        if score[side] >= 0.5:
             chosen[side].append(name)
     for side in SIDES:
         if not chosen[side]:
-            chosen[side] = fill_side(side, candidates, models, chosen, fill)
+            chosen[side] = fill_side(side, scores, chosen, fill)
     suppliers = chosen["supplier"] or [s for s in supplier if s not in chosen["recipient"]]
     recipients = chosen["recipient"] or [r for r in recipient if r not in suppliers]
     return tuple(suppliers), tuple(recipients)
@@ -138,15 +140,15 @@ def choose_sides(
 
 def fill_side(
     side: str,
-    candidates: dict[str, list[str]],
-    models: dict[str, SideModel],
+    scores: dict[str, dict[str, float]],
     chosen: dict[str, list[str]],
     fill: float = FILL_SCORE,
 ) -> list[str]:
     """An empty side takes its most likely actor not on the other side, when at least
-    `fill` likely: a report names both sides far more often than it seems to."""
+    `fill` likely (scores: each candidate's score on each side): a report names both
+    sides far more often than it seems to."""
     taken = {name for names in chosen.values() for name in names}
-    scored = [(models[side].score(f), name) for name, f in candidates.items() if name not in taken]
+    scored = [(score[side], name) for name, score in scores.items() if name not in taken]
     if not scored:
         return []
     best = max(scored)
