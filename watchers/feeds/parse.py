@@ -12,8 +12,11 @@ Hostile and broken input, decided here:
 - Dates: a date in the future is clamped to ``now`` (the fetch time), so a feed that
   dates its items in 2999 cannot stay "newest" forever or slip past the backfill
   window; an unparseable date is None.
-- Text: tags dropped, entities decoded, control and bidi-override characters removed,
-  titles clipped; links are http(s) only (a ``javascript:`` link becomes '').
+- Text: tags dropped (script and style with their content), entities decoded, control
+  and bidi-override characters removed, titles clipped; links are http(s) only (a
+  ``javascript:`` link becomes ''). Since every text is made plain here, feedparser's own
+  HTML sanitizing and relative-URI resolving (a third of its time per entry, measured)
+  are turned off.
 """
 
 from __future__ import annotations
@@ -232,16 +235,19 @@ def _not_a_feed(body: bytes, parsed: feedparser.FeedParserDict) -> ParseError:
     return ParseError(f"not an RSS or Atom feed (no channel or feed element){detail}")
 
 
+_RAW = {"sanitize_html": False, "resolve_relative_uris": False}  # see the top
+
+
 def _feedparse(body: bytes, headers: dict[str, str]) -> feedparser.FeedParserDict:
     """feedparser on the bytes, with the encoding fixes described at the top."""
     if body.startswith(_BOMS) and "content-type" in headers:
         headers["content-type"] = headers["content-type"].split(";")[0]  # the BOM wins
-    parsed = feedparser.parse(body, response_headers=headers)
+    parsed = feedparser.parse(body, response_headers=headers, **_RAW)
     if parsed.get("encoding") in ("windows-1252", "iso-8859-2"):
         cyrillic = _cyrillic_codec(body)
         if cyrillic:
             headers["content-type"] = f"application/xml; charset={cyrillic}"
-            parsed = feedparser.parse(body, response_headers=headers)
+            parsed = feedparser.parse(body, response_headers=headers, **_RAW)
     return parsed
 
 
