@@ -340,3 +340,19 @@ def test_an_approval_of_arms_for_a_state_reads_its_recipient(gazetteer):
     text = "US Approves $15 Billion in Patriot and Missile Defense Upgrades for Poland"
     d = detect_text(text, gazetteer)
     assert (d.supplier, d.recipient, d.status) == (("United States",), ("Poland",), "approved")
+
+
+@pytest.mark.parametrize(
+    ("text", "supplier", "recipient"),
+    [
+        ("Poland signs deal for 96 Apache helicopters", "United States", "Poland"),
+        ("India signs contract for 26 Rafale jets", "France", "India"),
+    ],
+)
+def test_the_reading_makes_the_subject_of_a_deal_for_a_weapon_its_buyer(
+    text, supplier, recipient, gazetteer
+):
+    """The reading's roles (the side models weigh them with the actors' names after)."""
+    detector = Detector(gazetteer)
+    reading = detector.read_item(text, detector.matcher().find(text))
+    assert (reading.detection.supplier, reading.detection.recipient) == ((supplier,), (recipient,))
