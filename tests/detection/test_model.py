@@ -21,6 +21,7 @@ from watchers.detection.train import (
     forward_cut,
     forward_logits,
     read_labelled,
+    story_groups,
 )
 from watchers.errors import ConfigError
 
@@ -93,12 +94,13 @@ def test_the_forward_scores_come_from_models_fitted_on_earlier_news_only():
                     {"title": ""},
                 )
             )
-    labels, logits = forward_logits(examples, 1.0, 1.0)
+    groups = story_groups(examples)
+    labels, logits = forward_logits(examples, 1.0, 1.0, groups)
     assert labels == [int(n < 5) for _ in range(2, 6) for n in range(10)]  # not the first
     last = logits[-10:]
     assert last[0] == pytest.approx(last[1])  # "new" weighs nothing: not fitted on
     assert min(last[:5]) > max(last[5:])
-    assert forward_cut(examples, 1.0, 1.0) == pytest.approx(
+    assert forward_cut(examples, 1.0, 1.0, groups) == pytest.approx(
         min(logits[i] for i in range(40) if labels[i])
     )
 

@@ -58,6 +58,15 @@ def split_tokens(text: str, marks: Sequence[Mark], title_end: int = 0) -> tuple[
     return tokens, in_title
 
 
+def title_tokens(text: str, marks: Sequence[Mark]) -> tuple[int, list[str], int]:
+    """Where the title ends (the first new line), the item's tokens, and how many of them
+    are the title's."""
+    title_end = text.find("\n")
+    title_end = len(text) if title_end < 0 else title_end
+    tokens, in_title = split_tokens(text, marks, title_end)
+    return title_end, tokens, in_title
+
+
 def word_features(tokens: list[str], prefix: str) -> set[str]:
     """Unigrams and bigrams of a token list, prefixed with the part of the item."""
     grams = {f"{prefix}:{t}" for t in tokens}
@@ -131,9 +140,7 @@ def plain_features(text: str, marks: Sequence[Mark], vocabulary: FeatureContext)
     """The features known before the reading: the words and the marks. Which actors are named
     is left out: who is in the news changes by the year, and a weight learned for "Australia"
     in the year of AUKUS is no evidence of a transfer in another."""
-    title_end = text.find("\n")
-    title_end = len(text) if title_end < 0 else title_end
-    tokens, in_title = split_tokens(text, marks, title_end)
+    title_end, tokens, in_title = title_tokens(text, marks)
     found = word_features(tokens, "w")
     found |= {f"t:{t}" for t in tokens[:in_title]}
     return found | mark_features(marks, title_end, vocabulary.categories)
@@ -159,9 +166,7 @@ def weighed_plain_features(
 ) -> list[tuple[str, float]]:
     """The plain features that have a weight, with it: the same pairs as keeping the
     weighed ones of plain_features() (the daemon's way; training names them all)."""
-    title_end = text.find("\n")
-    title_end = len(text) if title_end < 0 else title_end
-    tokens, in_title = split_tokens(text, marks, title_end)
+    title_end, tokens, in_title = title_tokens(text, marks)
     grams, titles = words.words, words.titles
     pairs = {f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)}
     found = [(f"w:{g}", w) for g in {*tokens, *pairs} if (w := grams.get(g)) is not None]

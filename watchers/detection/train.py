@@ -276,11 +276,11 @@ def grouped_folds(groups: Sequence[int], folds: int = FOLDS) -> list[list[int]]:
 
 
 def out_of_fold_logits(
-    examples: Sequence[Example], c: float, unsure: float = 1.0
+    examples: Sequence[Example], c: float, unsure: float, folds: list[list[int]]
 ) -> list[float | None]:
     """Each example's logit from a model fitted on the other folds (None: not read)."""
     logits: list[float | None] = [None] * len(examples)
-    for test in grouped_folds(story_groups(examples)):
+    for test in folds:
         held = set(test)
         model = fit([e for i, e in enumerate(examples) if i not in held], c, unsure=unsure)
         for i in test:
@@ -315,31 +315,35 @@ def train(examples: Sequence[Example], actors: LabelActors | None = None) -> Mod
     cross-validation, then fit on everything; the side models are fitted on the labelled
     transfers, their fill score chosen by grouped cross-validation too."""
     labels = [e.label for e in examples]
+    groups = story_groups(examples)
+    folds = grouped_folds(groups)
     trials = []
     for c in C_GRID:
         for unsure in UNSURE_WEIGHTS:
-            cut, f1 = best_f1_cut(labels, out_of_fold_logits(examples, c, unsure))
+            cut, f1 = best_f1_cut(labels, out_of_fold_logits(examples, c, unsure, folds))
             trials.append((f1, -c, unsure, cut))
     f1, negative_c, unsure, cut = max(trials)
-    cut = max(cut, forward_cut(examples, -negative_c, unsure))
+    cut = max(cut, forward_cut(examples, -negative_c, unsure, groups))
     model = fit(examples, -negative_c, shift=cut, unsure=unsure)
     actors = actors or LabelActors()
     model.sides.update(fit_sides(examples, actors))
-    model = replace(model, fill=choose_fill(examples, actors))
+    model = replace(model, fill=choose_fill(examples, actors, folds))
     model.about["cv_f1"] = round(f1, 4)
     model.about["operating_logit"] = round(cut, 4)
     return model
 
 
-def forward_cut(examples: Sequence[Example], c: float, unsure: float) -> float:
+def forward_cut(
+    examples: Sequence[Example], c: float, unsure: float, groups: Sequence[int]
+) -> float:
     """The operating point as tomorrow's news would set it: the best F1 at a precision of
-    at least MIN_PRECISION over forward_logits."""
-    labels, logits = forward_logits(examples, c, unsure)
+    at least MIN_PRECISION over forward_logits (groups: story_groups of the examples)."""
+    labels, logits = forward_logits(examples, c, unsure, groups)
     return best_f1_cut(labels, logits)[0] if any(labels) else float("-inf")
 
 
 def forward_logits(
-    examples: Sequence[Example], c: float, unsure: float
+    examples: Sequence[Example], c: float, unsure: float, groups: Sequence[int]
 ) -> tuple[list[int], list[float | None]]:
     """The items in FOLDS blocks by publication date, each block after the first scored by
     a model fitted on the blocks before it (less the stories that reach into it): labels
@@ -347,7 +351,6 @@ def forward_logits(
     order = sorted(range(len(examples)), key=lambda i: examples[i].published)
     size = -(-len(order) // FOLDS)
     blocks = [order[start : start + size] for start in range(0, len(order), size)]
-    groups = story_groups(examples)
     labels: list[int] = []
     logits: list[float | None] = []
     for index, block in enumerate(blocks[1:], start=1):
@@ -362,12 +365,12 @@ def forward_logits(
     return labels, logits
 
 
-def choose_fill(examples: Sequence[Example], actors: LabelActors) -> float:
+def choose_fill(examples: Sequence[Example], actors: LabelActors, folds: list[list[int]]) -> float:
     """The fill score of FILL_GRID under which side models fitted on the other folds get
     the most held-out transfers' supplier and recipient both right (ties: nearest the
     default)."""
     right = dict.fromkeys(FILL_GRID, 0)
-    for test in grouped_folds(story_groups(examples)):
+    for test in folds:
         held = set(test)
         sides = fit_sides([e for i, e in enumerate(examples) if i not in held], actors)
         for example in (examples[i] for i in test):
